@@ -1,0 +1,285 @@
+"""Turning a stack's raw configuration into a validated :class:`StackConfig`.
+
+Two entry points: :func:`load_stack_file` for a stack file on disk (the offline
+preview and the tests) and :func:`from_pulumi` for the running Pulumi program.
+:func:`from_pulumi` is the only place in the blueprint that reads Pulumi config.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel, ValidationError
+
+from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
+from blueprint.config.rules import run_rules
+from blueprint.config.schema import NAMESPACE, StackConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_DIR = REPO_ROOT / "stacks"
+
+# Provider keys that would configure a second, ambient source of the same fact:
+# the blueprint builds explicit providers from its own keys.
+_PROVIDER_KEYS = {
+    "aws:region": "aws.region",
+    "gcp:project": "gcp.project",
+    "gcp:region": "gcp.region",
+}
+
+
+def stack_file(stack: str, directory: Path = STACK_DIR) -> Path:
+    return directory / f"Pulumi.{stack}.yaml"
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+class StackSource:
+    """A stack file's text, for reading values and for finding the line of a key."""
+
+    def __init__(self, name: str, text: str | None) -> None:
+        self.name = name
+        self.text = text
+        self._root: yaml.Node | None = None
+        if text is not None:
+            try:
+                self._root = yaml.compose(text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError:
+                self._root = None
+
+    def line_of(self, path: tuple[PathPart, ...]) -> int | None:
+        """1-based line of the deepest key of ``path`` found in the file."""
+        node = self._root
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = _child(node, "config")
+        if node is None or not path:
+            return None
+        found: int | None = None
+        first = str(path[0])
+        keys: list[PathPart] = [first if ":" in first else f"{NAMESPACE}:{first}", *path[1:]]
+        for part in keys:
+            if isinstance(node, yaml.MappingNode):
+                match = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+                if match is None:
+                    break
+                found = match[0].start_mark.line + 1
+                node = match[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    break
+                node = node.value[part]
+                found = node.start_mark.line + 1
+            else:
+                break
+        return found
+
+
+def _child(node: yaml.MappingNode, key: str) -> yaml.Node | None:
+    return next((v for k, v in node.value if k.value == key), None)
+
+
+def read_stack_file(path: Path) -> tuple[dict[str, Any], StackSource]:
+    """Read a stack file's ``config:`` mapping; a YAML error becomes a ConfigError."""
+    name = display_path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            name, [ConfigIssue((), f"cannot read the stack file: {exc.strerror}")]
+        ) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        issue = ConfigIssue((), f"not valid YAML: {problem}")
+        raise ConfigError(name, [issue], lambda _p: line) from None
+    source = StackSource(name, text)
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigError(name, [ConfigIssue((), "must be a mapping with a 'config:' mapping")])
+    return dict(doc.get("config") or {}), source
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    raw, source = read_stack_file(path)
+    return validate_config(raw, source)
+
+
+def from_pulumi() -> StackConfig:
+    """Read this stack's configuration from the Pulumi runtime and validate it.
+
+    The only reader of Pulumi config in the blueprint. On a user mistake it raises
+    ``pulumi.RunError`` with every issue listed, so Pulumi prints the message
+    without a traceback and registers nothing.
+    """
+    raw: dict[str, Any] = dict(pulumi.runtime.get_config_env())
+    raw.update(runtime_config.CONFIG.get())
+    path = stack_file(pulumi.get_stack())
+    text = path.read_text() if path.exists() else None
+    try:
+        return validate_config(raw, StackSource(display_path(path), text))
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+
+def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
+    """Validate a whole ``config:`` mapping (full ``namespace:key`` keys).
+
+    Shape errors and cross-field rule violations are all collected; the first
+    ConfigError raised carries every one of them.
+    """
+    sections, issues = _split_namespaces(raw)
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(sections)
+    except ValidationError as exc:
+        issues.extend(_translate(exc, sections))
+    if config is not None:
+        issues.extend(run_rules(config))
+    if issues:
+        note = None if config is not None else "checks across sections run once these are fixed"
+        raise ConfigError(source.name, issues, source.line_of, note)
+    assert config is not None
+    return config
+
+
+def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    sections: dict[str, Any] = {}
+    issues: list[ConfigIssue] = []
+    for key, value in raw.items():
+        namespace, _, name = str(key).partition(":")
+        if key in _PROVIDER_KEYS:
+            issues.append(
+                ConfigIssue(
+                    (),
+                    full_key=key,
+                    message=f"'{key}' is not used: the blueprint configures its providers "
+                    f"explicitly; set {NAMESPACE}:{_PROVIDER_KEYS[key]} instead and remove '{key}'",
+                )
+            )
+        elif namespace == NAMESPACE:
+            sections[name] = _decode(value)
+    return sections, issues
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON text; decode it."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _translate(exc: ValidationError, sections: Mapping[str, Any]) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc: tuple[PathPart, ...] = tuple(err["loc"])
+        kind = err["type"]
+        if loc and loc[-1] == "[key]":
+            path = loc[:-1]
+            issues.append(ConfigIssue(path, f"invalid name: {_plain(err['msg'])}", path[-1]))
+            continue
+        if kind == "missing":
+            issues.append(ConfigIssue(loc, "required key is missing"))
+        elif kind == "extra_forbidden":
+            accepted = _accepted_keys(loc[:-1])
+            where = "section" if len(loc) == 1 else "key"
+            close = difflib.get_close_matches(str(loc[-1]), accepted, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            hint += f" accepted: {', '.join(accepted)}" if accepted else ""
+            issues.append(ConfigIssue(loc, f"unknown {where}{hint}"))
+        else:
+            message = _FRIENDLY.get(kind) or _plain(err["msg"])
+            issues.append(ConfigIssue(loc, message, err.get("input")))
+    return issues
+
+
+# Pydantic's wording replaced where a user needs to know what to write instead.
+_FRIENDLY = {
+    "string_type": 'must be a string; quote it in YAML ("1.30" would otherwise read as 1.3)',
+    "ip_v4_network": "must be an IPv4 network in CIDR form, such as 10.0.0.0/16",
+    "dict_type": "must be a mapping of name: value",
+    "list_type": "must be a list, such as [a, b]",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+}
+
+
+def _plain(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if msg.startswith("Input should be "):
+        msg = "must be " + msg[len("Input should be ") :]
+    return msg
+
+
+def _accepted_keys(path: tuple[PathPart, ...]) -> list[str]:
+    """The keys a user may write at ``path``, from the schema itself."""
+    model = _model_at(path)
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _model_at(path: tuple[PathPart, ...]) -> type[BaseModel] | None:
+    current: Any = StackConfig
+    parts = list(path)
+    while parts:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            part = parts.pop(0)
+            field = next(
+                (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
+            )
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            parts.pop(0)
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional[...] and Annotated[...] down to the underlying type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp

@@ -1,0 +1,253 @@
+"""AWS network for the inference clusters: a VPC with private and public subnets per zone.
+
+Creates the VPC, one private subnet (nodes, no public IPs) and one public subnet
+(load balancers, NAT) per zone, an internet gateway, NAT gateways (one, or one
+per zone where a zone outage must not cut egress), route tables, and VPC flow
+logs to a CloudWatch log group with a retention period. Subnets carry the tags
+EKS and Karpenter use to discover them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+TYPE = "llm-inference:aws:Network"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsNetworkArgs:
+    cidr: str
+    """The VPC's IPv4 range; split into /19 private and /24 public subnets per zone."""
+    zones: Sequence[str]
+    nat_gateways: Literal["single", "per-zone"] = "single"
+    cluster_names: Sequence[str] = ()
+    """Clusters that will discover these subnets (kubernetes.io/cluster/<name> tags)."""
+    flow_log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def plan_subnets(cidr: str, zones: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Private and public subnet ranges, one of each per zone, deterministic.
+
+    Private subnets take the first /19s (pods on EKS use VPC addresses, so they
+    need room); public subnets take /24s from the top of the range.
+    """
+    net = IPv4Network(cidr)
+    if net.prefixlen > 18:
+        raise ValueError(f"VPC range {cidr} is too small; use a /18 or larger")
+    private = list(net.subnets(new_prefix=19))
+    public = list(net.subnets(new_prefix=24))
+    if len(zones) > min(len(private) - 1, 8):
+        raise ValueError(f"VPC range {cidr} cannot hold subnets for {len(zones)} zones")
+    return [str(private[i]) for i in range(len(zones))], [
+        str(public[-(i + 1)]) for i in range(len(zones))
+    ]
+
+
+class AwsNetwork(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    """The VPC's ID."""
+    private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per zone, in the order of ``args.zones``."""
+    public_subnet_ids: pulumi.Output[list[str]]
+    """Public subnets (load balancers and NAT only), one per zone."""
+
+    def __init__(
+        self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        vpc = self._create_vpc()
+        private_cidrs, public_cidrs = plan_subnets(args.cidr, args.zones)
+        public = self._create_public_subnets(vpc, public_cidrs)
+        private = self._create_private_subnets(vpc, private_cidrs, public)
+        self._create_flow_logs(vpc)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+            }
+        )
+
+    def _tags(self, name: str, **extra: str) -> dict[str, str]:
+        return {**self._args.tags, "Name": name, **extra}
+
+    def _cluster_tags(self, role: str) -> dict[str, str]:
+        tags = {f"kubernetes.io/cluster/{c}": "shared" for c in self._args.cluster_names}
+        tags[role] = "1"
+        if self._args.cluster_names:
+            # Karpenter's EC2NodeClass selects subnets by this tag.
+            tags["karpenter.sh/discovery"] = ",".join(self._args.cluster_names)
+        return tags
+
+    def _create_vpc(self) -> aws.ec2.Vpc:
+        return aws.ec2.Vpc(
+            f"{self._name}-vpc",
+            cidr_block=self._args.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=self._tags(f"{self._name}-vpc"),
+            opts=self._child,
+        )
+
+    def _create_public_subnets(self, vpc: aws.ec2.Vpc, cidrs: list[str]) -> list[aws.ec2.Subnet]:
+        igw = aws.ec2.InternetGateway(
+            f"{self._name}-igw",
+            vpc_id=vpc.id,
+            tags=self._tags(f"{self._name}-igw"),
+            opts=self._child,
+        )
+        table = aws.ec2.RouteTable(
+            f"{self._name}-public",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags=self._tags(f"{self._name}-public"),
+            opts=self._child,
+        )
+        subnets = []
+        for zone, cidr in zip(self._args.zones, cidrs, strict=True):
+            subnet = aws.ec2.Subnet(
+                f"{self._name}-public-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                # Nothing launched here gets a public IP by default; NAT gateways
+                # and load balancers get their addresses explicitly.
+                map_public_ip_on_launch=False,
+                tags=self._tags(
+                    f"{self._name}-public-{zone}", **self._cluster_tags("kubernetes.io/role/elb")
+                ),
+                opts=self._child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-public-{zone}",
+                subnet_id=subnet.id,
+                route_table_id=table.id,
+                opts=self._child,
+            )
+            subnets.append(subnet)
+        return subnets
+
+    def _create_private_subnets(
+        self, vpc: aws.ec2.Vpc, cidrs: list[str], public: list[aws.ec2.Subnet]
+    ) -> list[aws.ec2.Subnet]:
+        per_zone = self._args.nat_gateways == "per-zone"
+        nats: list[aws.ec2.NatGateway] = []
+        for i, zone in enumerate(self._args.zones if per_zone else self._args.zones[:1]):
+            eip = aws.ec2.Eip(
+                f"{self._name}-nat-{zone}",
+                domain="vpc",
+                tags=self._tags(f"{self._name}-nat-{zone}"),
+                opts=self._child,
+            )
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{self._name}-nat-{zone}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags=self._tags(f"{self._name}-nat-{zone}"),
+                    opts=self._child,
+                )
+            )
+        subnets = []
+        for i, (zone, cidr) in enumerate(zip(self._args.zones, cidrs, strict=True)):
+            nat = nats[i] if per_zone else nats[0]
+            subnet = aws.ec2.Subnet(
+                f"{self._name}-private-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=self._tags(
+                    f"{self._name}-private-{zone}",
+                    **self._cluster_tags("kubernetes.io/role/internal-elb"),
+                ),
+                opts=self._child,
+            )
+            table = aws.ec2.RouteTable(
+                f"{self._name}-private-{zone}",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags=self._tags(f"{self._name}-private-{zone}"),
+                opts=self._child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-private-{zone}",
+                subnet_id=subnet.id,
+                route_table_id=table.id,
+                opts=self._child,
+            )
+            subnets.append(subnet)
+        return subnets
+
+    def _create_flow_logs(self, vpc: aws.ec2.Vpc) -> None:
+        logs = aws.cloudwatch.LogGroup(
+            f"{self._name}-flow-logs",
+            retention_in_days=self._args.flow_log_retention_days,
+            tags=self._tags(f"{self._name}-flow-logs"),
+            opts=self._child,
+        )
+        role = aws.iam.Role(
+            f"{self._name}-flow-logs",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=self._tags(f"{self._name}-flow-logs"),
+            opts=self._child,
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-flow-logs",
+            role=role.id,
+            policy=logs.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogStreams",
+                                ],
+                                "Resource": [arn, f"{arn}:*"],
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=self._child,
+        )
+        aws.ec2.FlowLog(
+            f"{self._name}-flow-logs",
+            vpc_id=vpc.id,
+            traffic_type="REJECT",
+            log_destination=logs.arn,
+            iam_role_arn=role.arn,
+            tags=self._tags(f"{self._name}-flow-logs"),
+            opts=self._child,
+        )
