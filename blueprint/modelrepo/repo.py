@@ -1,0 +1,124 @@
+"""Reading model configs from ``model_repo/`` with Triton's own schema.
+
+A config is parsed with ``tritonclient``'s generated ``model_config_pb2.ModelConfig``
+(the schema the server itself uses) in protobuf text format. Facts that belong to a
+model and that other parts of the blueprint need are declared once in the model's
+``config.pbtxt`` as ``parameters``:
+
+- ``latency_budget_ms``: the p99 request latency (queue + compute) the model must
+  meet. The validator bounds the batcher's queue delay with it, ``make rehearse``
+  gives its SLO verdict against it, and the monitoring alerts read it.
+- ``min_gpu_memory_gb``: GPU memory one instance needs (GPU models only); checked
+  against the GPU or MIG slice of every pool the model is deployed on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_REPO = REPO_ROOT / "model_repo"
+
+LATENCY_BUDGET = "latency_budget_ms"
+MIN_GPU_MEMORY = "min_gpu_memory_gb"
+
+
+class ConfigParseError(Exception):
+    """A config.pbtxt that Triton's schema refuses; carries the line and column."""
+
+    def __init__(self, path: Path, line: int, column: int, message: str) -> None:
+        self.path, self.line, self.column, self.message = path, line, column, message
+        super().__init__(f"{path}:{line}:{column}: {message}")
+
+
+def parse_config(path: Path) -> mc.ModelConfig:
+    """Parse one config.pbtxt with Triton's ModelConfig schema."""
+    config = mc.ModelConfig()
+    try:
+        text_format.Parse(path.read_text(encoding="utf-8"), config)
+    except text_format.ParseError as exc:
+        line = exc.GetLine() or 0
+        column = exc.GetColumn() or 0
+        message = re.sub(r"^\d+:\d+ : ", "", str(exc))
+        raise ConfigParseError(path, line, column, message) from None
+    return config
+
+
+def parameter(config: mc.ModelConfig, key: str) -> str | None:
+    if key in config.parameters:
+        return str(config.parameters[key].string_value)
+    return None
+
+
+def latency_budget_ms(config: mc.ModelConfig) -> float | None:
+    """The model's declared p99 latency budget in milliseconds, if valid."""
+    raw = parameter(config, LATENCY_BUDGET)
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def model_names(repo: Path = MODEL_REPO) -> list[str]:
+    """Folders under the repository that hold a config.pbtxt, sorted."""
+    return sorted(p.parent.name for p in repo.glob("*/config.pbtxt"))
+
+
+def is_batchable(config: mc.ModelConfig) -> bool:
+    """Can Triton's dynamic batcher batch this model?"""
+    decoupled = config.model_transaction_policy.decoupled
+    return config.max_batch_size > 0 and not decoupled and config.backend != "vllm"
+
+
+def cpu_models(repo: Path = MODEL_REPO) -> list[str]:
+    """Models whose default config runs on CPU only: what the local Triton serves."""
+    out = []
+    for name in model_names(repo):
+        config = parse_config(repo / name / "config.pbtxt")
+        kinds = {g.kind for g in config.instance_group}
+        if config.backend in {"python", "onnxruntime"} and kinds <= {mc.ModelInstanceGroup.KIND_CPU}:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the benchmark, the rehearsal and the alerts need to know about a model."""
+
+    name: str
+    backend: str
+    max_batch_size: int
+    batchable: bool
+    latency_budget_ms: float | None
+    max_queue_delay_us: int | None
+    instances: int
+
+
+def facts(name: str, repo: Path = MODEL_REPO, variant: str | None = None) -> ModelFacts:
+    path = repo / name / ("config.pbtxt" if variant is None else f"configs/{variant}.pbtxt")
+    config = parse_config(path)
+    delay = (
+        int(config.dynamic_batching.max_queue_delay_microseconds)
+        if config.HasField("dynamic_batching")
+        else None
+    )
+    return ModelFacts(
+        name=name,
+        backend=config.backend or config.platform,
+        max_batch_size=int(config.max_batch_size),
+        batchable=is_batchable(config),
+        latency_budget_ms=latency_budget_ms(config),
+        max_queue_delay_us=delay,
+        instances=sum(max(g.count, 1) for g in config.instance_group) or 1,
+    )
+
+
+def latency_budgets(repo: Path = MODEL_REPO) -> dict[str, float | None]:
+    """Model name -> declared p99 latency budget (ms): the table monitoring reads."""
+    return {name: facts(name, repo).latency_budget_ms for name in model_names(repo)}
