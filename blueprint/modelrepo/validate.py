@@ -84,7 +84,7 @@ class Target:
     device_memory_gb: float | None
     """Memory of one device: the MIG slice's or the whole GPU's."""
     gpus_per_node: int
-    mig_profile: str | None
+    mig_profile: str | None = None
     mig_limit: str | None = field(default=None)
     """The MIG profile named by an ``nvidia.com/mig-<profile>`` limit, if any."""
 
@@ -494,6 +494,7 @@ class _Checker:
 
     def deployment(self, target: Target) -> None:
         uses_gpu = False
+        complete = True
         for model in target.models:
             folder = self.repo / model
             if not (folder / "config.pbtxt").is_file():
@@ -505,6 +506,7 @@ class _Checker:
                     model,
                     f"use one of {', '.join(_model_folders(self.repo))}",
                 )
+                complete = False
                 continue
             path = (
                 folder / "config.pbtxt"
@@ -522,13 +524,14 @@ class _Checker:
                     f"add model_repo/{model}/configs/{target.variant}.pbtxt or use one of "
                     f"{variants or 'no variant (the default config.pbtxt)'}",
                 )
+                complete = False
                 continue
             cfg = self.configs.get(path)
             if cfg is None:
                 return  # its parse error is already reported
             uses_gpu = uses_gpu or _needs_gpu(cfg)
             self._fits(target, model, path, cfg)
-        if target.devices > 0 and not uses_gpu:
+        if complete and target.devices > 0 and not uses_gpu:
             self.add(
                 target.source,
                 target.line,

@@ -1,0 +1,146 @@
+"""The real Triton (nvidia-pytriton's 2.51 server) on model_repo/: every CPU model
+loads READY under strict config and EXPLICIT control, answers correctly, logs
+structured request lines, and refuses the broken configs that Triton refuses too.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import yaml
+
+from blueprint.local.triton import LocalTriton, TritonError, TritonSettings
+from blueprint.modelrepo.guard.train import examples
+from tests.conftest import REPO
+from tests.test_minilm import REFERENCE_FIRST8, SENTENCES
+from tests.test_modelrepo import CASES, build_case
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTriton]:
+    work = tmp_path_factory.mktemp("triton")
+    with LocalTriton(TritonSettings(work_dir=work)) as server:
+        yield server
+
+
+def infer(server: LocalTriton, model: str, texts: list[str], tenant: str = "test") -> dict:
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    data = np.array([[t.encode()] for t in texts], dtype=np.object_)
+    inp = grpcclient.InferInput("TEXT", list(data.shape), "BYTES")
+    inp.set_data_from_numpy(data)
+    result = client.infer(model, [inp], parameters={"tenant": tenant})
+    names = [o.name for o in result.get_response().outputs]
+    return {n: result.as_numpy(n) for n in names}
+
+
+def test_every_cpu_model_is_ready_and_the_llm_is_not_loaded(triton: LocalTriton) -> None:
+    ready = triton.readiness()
+    assert ready["text_embedding"] is True
+    assert ready["prompt_guard"] is True
+    assert ready.get("chat_llm") is False  # a GPU model: listed, never loaded here
+
+
+def test_embeddings_are_the_real_model_normalised_and_deterministic(triton: LocalTriton) -> None:
+    first = infer(triton, "text_embedding", SENTENCES)["EMBEDDING"]
+    again = infer(triton, "text_embedding", SENTENCES[::-1])["EMBEDDING"][::-1]
+    assert first.shape == (len(SENTENCES), 384)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(first[:, :8], np.array(REFERENCE_FIRST8), atol=2e-6)
+    np.testing.assert_allclose(first, again, atol=1e-5)
+
+
+def test_guard_labels_its_held_out_examples(triton: LocalTriton) -> None:
+    held = examples()["heldout"]
+    for label, texts in held.items():
+        out = infer(triton, "prompt_guard", texts)
+        assert [v.decode() for v in out["LABEL"][:, 0]] == [label] * len(texts), texts
+        scores = out["SCORE"][:, 0]
+        assert ((scores >= 0.5) == (label == "injection")).all()
+
+
+def test_batching_is_active_executions_fewer_than_inferences(triton: LocalTriton) -> None:
+    before = triton.statistics("text_embedding")
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    done: list[object] = []
+
+    def callback(result: object, error: object) -> None:
+        done.append(error or result)
+
+    for i in range(24):
+        inp = grpcclient.InferInput("TEXT", [1, 1], "BYTES")
+        inp.set_data_from_numpy(np.array([[f"request number {i}".encode()]], dtype=np.object_))
+        client.async_infer("text_embedding", [inp], callback)
+    deadline = time.monotonic() + 120
+    while len(done) < 24 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(done) == 24
+    assert not [d for d in done if isinstance(d, Exception)]
+    after = triton.statistics("text_embedding")
+    inferences = int(after["inference_count"]) - int(before["inference_count"])
+    executions = int(after["execution_count"]) - int(before["execution_count"])
+    assert inferences == 24
+    assert executions < inferences
+
+
+def test_request_logs_carry_model_tenant_and_prompt_length(triton: LocalTriton) -> None:
+    infer(triton, "prompt_guard", ["What is the capital of Australia?"], tenant="acme-support")
+    time.sleep(0.5)
+    records = []
+    for line in triton.log_lines():
+        if '"event\\": \\"inference' in line:
+            payload = line.split('"', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+            records.append(json.loads(payload))
+    mine = [r for r in records if r["tenant"] == "acme-support"]
+    assert mine, records[-3:]
+    assert mine[-1]["model"] == "prompt_guard"
+    assert mine[-1]["prompt_chars"] == len("What is the capital of Australia?")
+    assert mine[-1]["prompt_tokens"] == 9
+
+
+REFUSED = [c for c in CASES if "triton_refuses" in yaml.safe_load(c.read_text())]
+
+
+@pytest.mark.parametrize("case_file", REFUSED, ids=[c.stem for c in REFUSED])
+def test_real_triton_refuses_what_the_validator_refuses(case_file: Path, tmp_path: Path) -> None:
+    case = yaml.safe_load(case_file.read_text())
+    repo = build_case(case, tmp_path)
+    settings = TritonSettings(repo=repo, load_at_start=False, work_dir=tmp_path / "work")
+    with LocalTriton(settings) as server:
+        with pytest.raises(TritonError) as info:
+            server.load(case["models"][0])
+    assert case["triton_refuses"] in str(info.value)
+
+
+def test_make_local_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blueprint.local", "--models", "text_embedding"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**__import__("os").environ, "TRITON_WORK_DIR": str(tmp_path)},
+    )
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 180
+    for line in proc.stdout:
+        lines.append(line)
+        if "Ctrl-C stops it" in line or time.monotonic() > deadline:
+            break
+    assert any("text_embedding" in ln and "READY" in ln for ln in lines), lines
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert "Triton stopped" in rest
+    assert "Traceback" not in rest
