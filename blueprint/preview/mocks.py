@@ -108,15 +108,15 @@ class BlueprintMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/offline-preview",
                 "userId": "AIDAOFFLINEPREVIEW",
                 "id": FAKE_ACCOUNT,
-            }, None
+            }, []
         if invoke == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if invoke == "aws:index/getRegion:getRegion":
             region = str(args.args.get("region") or args.args.get("name") or "us-east-1")
-            return {"name": region, "region": region, "id": region}, None
+            return {"name": region, "region": region, "id": region}, []
         if invoke == "gcp:organizations/getProject:getProject":
             project = str(args.args.get("projectId") or "offline-project")
-            return {"projectId": project, "number": "123456789012", "name": project}, None
+            return {"projectId": project, "number": "123456789012", "name": project}, []
         raise NotImplementedError(
             f"the offline preview has no answer for invoke {invoke!r}; "
             "add one to blueprint/preview/mocks.py or avoid the lookup (deterministic programs)"

@@ -1,0 +1,257 @@
+"""AWS model store: model_repo/ in a private, versioned, KMS-encrypted S3 bucket.
+
+Creates a customer-managed KMS key (rotation on), the bucket with versioning,
+SSE-KMS by default (bucket key on), every public access blocked, ACLs disabled
+(bucket-owner-enforced), a bucket policy that refuses plain HTTP, a lifecycle rule
+that expires old object versions, one object per repository file under a
+content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``), and a
+read-only IAM role for Triton pods through EKS Pod Identity (no static keys; the
+role's trust is ``pods.eks.amazonaws.com``; a PodIdentityAssociation binds it to a
+service account once the cluster exists).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from blueprint.modelrepo.snapshot import RepositorySnapshot
+
+TYPE = "llm-inference:aws:ModelStore"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsModelStoreArgs:
+    bucket_name: str
+    """Globally unique S3 bucket name (kept stable: the bucket is stateful)."""
+    snapshot: RepositorySnapshot
+    """The model repository files to upload (blueprint.modelrepo.snapshot)."""
+    prefix: str = "model_repo"
+    noncurrent_version_days: int = 30
+    """Old object versions are deleted this many days after they stop being current."""
+    kms_deletion_window_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class AwsModelStore(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    """The bucket's name."""
+    repository_uri: pulumi.Output[str]
+    """What Triton's --model-repository takes: s3://<bucket>/<prefix>/<digest>."""
+    kms_key_arn: pulumi.Output[str]
+    """The customer-managed key that encrypts the objects."""
+    reader_role_arn: pulumi.Output[str]
+    """Read-only role for Triton pods (EKS Pod Identity)."""
+
+    def __init__(
+        self, name: str, args: AwsModelStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        key = self._create_key()
+        bucket = self._create_bucket(key)
+        objects = self._upload(bucket, key)
+        role = self._create_reader_role(bucket, key)
+
+        self.bucket_name = bucket.bucket
+        self.kms_key_arn = key.arn
+        self.reader_role_arn = role.arn
+        root = args.snapshot.root(args.prefix)
+        self.repository_uri = pulumi.Output.all(bucket.bucket, *[o.key for o in objects]).apply(
+            lambda values: f"s3://{values[0]}/{root}"
+        )
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "repositoryUri": self.repository_uri,
+                "kmsKeyArn": self.kms_key_arn,
+                "readerRoleArn": self.reader_role_arn,
+            }
+        )
+
+    def _create_key(self) -> aws.kms.Key:
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            description=f"{self._name}: encrypts the Triton model repository",
+            enable_key_rotation=True,
+            deletion_window_in_days=self._args.kms_deletion_window_days,
+            tags=dict(self._args.tags),
+            opts=self._child,
+        )
+        aws.kms.Alias(
+            f"{self._name}-key-alias",
+            name=f"alias/{self._name}-model-repo",
+            target_key_id=key.key_id,
+            opts=self._child,
+        )
+        return key
+
+    def _create_bucket(self, key: aws.kms.Key) -> aws.s3.Bucket:
+        a = self._args
+        bucket = aws.s3.Bucket(
+            f"{self._name}-bucket",
+            bucket=a.bucket_name,
+            force_destroy=False,
+            tags=dict(a.tags),
+            opts=self._child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{self._name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=self._child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{self._name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child,
+        )
+        aws.s3.BucketVersioning(
+            f"{self._name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=self._child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{self._name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=self._child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-old-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {
+                        "noncurrent_days": a.noncurrent_version_days
+                    },
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=self._child,
+        )
+        aws.s3.BucketPolicy(
+            f"{self._name}-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(_tls_only_policy),
+            opts=self._child,
+        )
+        return bucket
+
+    def _upload(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> list[aws.s3.BucketObjectv2]:
+        a = self._args
+        objects = []
+        for f in a.snapshot.files:
+            object_key = a.snapshot.object_key(a.prefix, f)
+            objects.append(
+                aws.s3.BucketObjectv2(
+                    f"{self._name}-{f.key}",
+                    bucket=bucket.id,
+                    key=object_key,
+                    source=pulumi.FileAsset(f.path),
+                    source_hash=f.sha256,
+                    server_side_encryption="aws:kms",
+                    kms_key_id=key.arn,
+                    metadata={"sha256": f.sha256},
+                    opts=self._child,
+                )
+            )
+        return objects
+
+    def _create_reader_role(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-reader",
+            description="Triton pods: read-only access to the model repository",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                }
+            ),
+            tags=dict(self._args.tags),
+            opts=self._child,
+        )
+        prefix = self._args.prefix.strip("/")
+        aws.iam.RolePolicy(
+            f"{self._name}-reader-policy",
+            role=role.id,
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+                lambda v: json.dumps(_reader_policy(v[0], v[1], prefix))
+            ),
+            opts=self._child,
+        )
+        return role
+
+
+def _tls_only_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def _reader_policy(bucket_arn: str, key_arn: str, prefix: str) -> dict[str, object]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListRepository",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+            },
+            {
+                "Sid": "ReadRepository",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{prefix}/*"],
+            },
+            {
+                "Sid": "DecryptRepository",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [key_arn],
+            },
+        ],
+    }

@@ -1,0 +1,187 @@
+"""GCP model store: model_repo/ in a private, versioned, CMEK-encrypted GCS bucket.
+
+Creates a Cloud KMS key ring and key (rotated every 90 days), grants the project's
+Cloud Storage service agent use of the key, the bucket with uniform bucket-level
+access, public access prevention enforced, versioning, the key as default
+encryption, lifecycle rules that delete old versions, one object per repository
+file under a content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``),
+and a read-only Google service account for Triton pods bound through GKE Workload
+Identity to the Kubernetes service account(s) named (no keys). GCS serves its
+API over HTTPS only, so no transport policy is needed as on S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from blueprint.modelrepo.snapshot import RepositorySnapshot
+
+TYPE = "llm-inference:gcp:ModelStore"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpModelStoreArgs:
+    project: str
+    location: str
+    """Bucket and key location (the region of the clusters that read it)."""
+    bucket_name: str
+    snapshot: RepositorySnapshot
+    prefix: str = "model_repo"
+    noncurrent_version_days: int = 30
+    reader_service_accounts: Sequence[str] = ()
+    """Kubernetes service accounts allowed to read, as ``<namespace>/<name>``."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class GcpModelStore(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    """The bucket's name."""
+    repository_uri: pulumi.Output[str]
+    """What Triton's --model-repository takes: gs://<bucket>/<prefix>/<digest>."""
+    kms_key_id: pulumi.Output[str]
+    """The customer-managed key that encrypts the objects."""
+    reader_email: pulumi.Output[str]
+    """Read-only Google service account; annotate Triton's KSA with it."""
+
+    def __init__(
+        self, name: str, args: GcpModelStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        key, grant = self._create_key()
+        bucket = self._create_bucket(key, grant)
+        objects = self._upload(bucket)
+        reader = self._create_reader(bucket, key)
+
+        self.bucket_name = bucket.name
+        self.kms_key_id = key.id
+        self.reader_email = reader.email
+        root = args.snapshot.root(args.prefix)
+        self.repository_uri = pulumi.Output.all(bucket.name, *[o.name for o in objects]).apply(
+            lambda values: f"gs://{values[0]}/{root}"
+        )
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "repositoryUri": self.repository_uri,
+                "kmsKeyId": self.kms_key_id,
+                "readerEmail": self.reader_email,
+            }
+        )
+
+    def _create_key(self) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:
+        a = self._args
+        ring = gcp.kms.KeyRing(
+            f"{self._name}-keyring",
+            name=f"{self._name}-model-repo",
+            location=a.location,
+            project=a.project,
+            opts=self._child,
+        )
+        key = gcp.kms.CryptoKey(
+            f"{self._name}-key",
+            name="model-repo",
+            key_ring=ring.id,
+            rotation_period="7776000s",
+            purpose="ENCRYPT_DECRYPT",
+            labels=dict(a.labels),
+            opts=self._child,
+        )
+        project = gcp.organizations.get_project_output(project_id=a.project)
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{self._name}-key-gcs-agent",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=project.number.apply(
+                lambda n: f"serviceAccount:service-{n}@gs-project-accounts.iam.gserviceaccount.com"
+            ),
+            opts=self._child,
+        )
+        return key, grant
+
+    def _create_bucket(
+        self, key: gcp.kms.CryptoKey, grant: gcp.kms.CryptoKeyIAMMember
+    ) -> gcp.storage.Bucket:
+        a = self._args
+        return gcp.storage.Bucket(
+            f"{self._name}-bucket",
+            name=a.bucket_name,
+            project=a.project,
+            location=a.location,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": True},
+            encryption={"default_kms_key_name": key.id},
+            force_destroy=False,
+            lifecycle_rules=[
+                {
+                    "action": {"type": "Delete"},
+                    "condition": {"days_since_noncurrent_time": a.noncurrent_version_days},
+                },
+                {
+                    "action": {"type": "Delete"},
+                    "condition": {"num_newer_versions": 3, "with_state": "ARCHIVED"},
+                },
+            ],
+            labels=dict(a.labels),
+            # The storage agent must be able to use the key before the bucket names it.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[grant])),
+        )
+
+    def _upload(self, bucket: gcp.storage.Bucket) -> list[gcp.storage.BucketObject]:
+        a = self._args
+        return [
+            gcp.storage.BucketObject(
+                f"{self._name}-{f.key}",
+                bucket=bucket.name,
+                name=a.snapshot.object_key(a.prefix, f),
+                source=pulumi.FileAsset(f.path),
+                metadata={"sha256": f.sha256},
+                opts=self._child,
+            )
+            for f in a.snapshot.files
+        ]
+
+    def _create_reader(
+        self, bucket: gcp.storage.Bucket, key: gcp.kms.CryptoKey
+    ) -> gcp.serviceaccount.Account:
+        a = self._args
+        reader = gcp.serviceaccount.Account(
+            f"{self._name}-reader",
+            account_id=f"{self._name}-reader"[:30].rstrip("-"),
+            display_name="Triton pods: read-only model repository",
+            project=a.project,
+            opts=self._child,
+        )
+        member = reader.email.apply(lambda e: f"serviceAccount:{e}")
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-reader-objects",
+            bucket=bucket.name,
+            role="roles/storage.objectViewer",
+            member=member,
+            opts=self._child,
+        )
+        gcp.kms.CryptoKeyIAMMember(
+            f"{self._name}-reader-key",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyDecrypter",
+            member=member,
+            opts=self._child,
+        )
+        for ksa in a.reader_service_accounts:
+            namespace, _, sa = ksa.partition("/")
+            gcp.serviceaccount.IAMMember(
+                f"{self._name}-wi-{namespace}-{sa}",
+                service_account_id=reader.name,
+                role="roles/iam.workloadIdentityUser",
+                member=f"serviceAccount:{a.project}.svc.id.goog[{namespace}/{sa}]",
+                opts=self._child,
+            )
+        return reader
