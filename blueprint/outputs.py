@@ -19,3 +19,6 @@ MODEL_DEPLOYMENTS: Final = "modelDeployments"
 """Map of deployment name -> {cluster, repoModels, variant}: what the stack serves."""
 CORE_STACK: Final = "coreStack"
 """On the edge stack: the fully qualified name of the core stack it delegates to."""
+MODEL_REPOSITORIES: Final = "modelRepositories"
+"""Map of cloud -> {bucket, uri, readerRoleArn|readerEmail}: the content-addressed
+snapshot of model_repo/ that Triton pods and serverless endpoints load."""

@@ -44,7 +44,8 @@ REFERENCE_FIRST8 = [
 def load(model: str) -> ModuleType:
     path = REPO / "model_repo" / model / "1" / "minilm.py"
     spec = importlib.util.spec_from_file_location(f"minilm_{model}_test", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

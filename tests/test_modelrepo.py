@@ -70,10 +70,14 @@ def test_broken_config_is_refused_with_its_exact_errors(case_file: Path, tmp_pat
 
 def test_committed_repository_and_stacks_are_clean() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.modelrepo"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "blueprint.modelrepo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "11 deployments checked" in proc.stdout or "deployments checked" in proc.stdout
+    assert "deployments checked against their pools" in proc.stdout
 
 
 def test_check_models_exits_2_without_traceback(tmp_path: Path) -> None:
@@ -84,6 +88,7 @@ def test_check_models_exits_2_without_traceback(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -116,6 +121,7 @@ def test_guard_head_matches_its_training_examples() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
+        check=False,
         env={"OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr

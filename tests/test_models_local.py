@@ -116,9 +116,8 @@ def test_real_triton_refuses_what_the_validator_refuses(case_file: Path, tmp_pat
     case = yaml.safe_load(case_file.read_text())
     repo = build_case(case, tmp_path)
     settings = TritonSettings(repo=repo, load_at_start=False, work_dir=tmp_path / "work")
-    with LocalTriton(settings) as server:
-        with pytest.raises(TritonError) as info:
-            server.load(case["models"][0])
+    with LocalTriton(settings) as server, pytest.raises(TritonError) as info:
+        server.load(case["models"][0])
     assert case["triton_refuses"] in str(info.value)
 
 

@@ -6,6 +6,7 @@ TLS-only, with content-addressed object keys."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from components.k8s.triton import (
     triton_command,
     validate_args,
 )
+from tests.conftest import REPO
 
 K8S_VERSION = "1.33.0"
 
@@ -113,7 +115,8 @@ def test_deployment_is_pinned_probed_bounded_and_restricted(plan: Plan) -> None:
     script = c["command"][-1]
     assert "--exit-timeout-secs=30" in script
     assert "--model-control-mode=explicit" in script
-    assert "--load-model=text_embedding" in script and "--load-model=prompt_guard" in script
+    assert "--load-model=text_embedding" in script
+    assert "--load-model=prompt_guard" in script
     assert "--model-config-name=gpu" in script
     for api in RESTRICTED_APIS:
         assert api in script.split("--http-restricted-api=")[1].split(":")[0]
@@ -135,7 +138,11 @@ def test_deployment_is_pinned_probed_bounded_and_restricted(plan: Plan) -> None:
 
 def test_no_static_cloud_keys_anywhere(plan: Plan) -> None:
     text = json.dumps(manifests(plan))
-    for forbidden in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS"):
+    for forbidden in (
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
         assert forbidden not in text
     assert not [m for m in manifests(plan) if m["kind"] == "Secret"]
     assert ":latest" not in text
@@ -248,21 +255,21 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 
 def test_objects_are_content_addressed(stores: Plan) -> None:
     snap = snapshot(["text_embedding", "prompt_guard"])
-    keys = sorted(o["inputs"]["key"] for o in stores.by_type("aws:s3/bucketObjectv2:BucketObjectv2"))
+    keys = sorted(
+        o["inputs"]["key"] for o in stores.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    )
     assert keys == sorted(f"model_repo/{snap.short}/{f.key}" for f in snap.files)
     assert "model_repo/" + snap.short + "/text_embedding/config.pbtxt" in keys
     assert not [k for k in keys if "__pycache__" in k]
-    names = sorted(o["inputs"]["name"] for o in stores.by_type("gcp:storage/bucketObject:BucketObject"))
+    names = sorted(
+        o["inputs"]["name"] for o in stores.by_type("gcp:storage/bucketObject:BucketObject")
+    )
     assert names == keys
     assert stores.outputs["awsUri"] == f"s3://acme-test-model-repo/model_repo/{snap.short}"
     assert stores.outputs["gcpUri"] == f"gs://acme-test-model-repo/model_repo/{snap.short}"
 
 
 def test_snapshot_digest_is_stable_and_follows_content(tmp_path: Path) -> None:
-    import shutil
-
-    from tests.conftest import REPO
-
     repo = tmp_path / "model_repo"
     shutil.copytree(REPO / "model_repo" / "prompt_guard", repo / "prompt_guard")
     first = snapshot(["prompt_guard"], repo)
@@ -282,8 +289,15 @@ def test_s3_bucket_is_private_versioned_encrypted_tls_only(stores: Plan) -> None
     (ver,) = stores.by_type("aws:s3/bucketVersioning:BucketVersioning")
     assert ver["inputs"]["versioningConfiguration"]["status"] == "Enabled"
     (pab,) = stores.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert all(pab["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
-                                                   "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        pab["inputs"][k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
     (policy,) = stores.by_type("aws:s3/bucketPolicy:BucketPolicy")
     doc = json.loads(policy["inputs"]["policy"])
     assert doc["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

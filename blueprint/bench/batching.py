@@ -94,7 +94,9 @@ def fit_cost(batch_stats: list[dict[str, Any]]) -> tuple[float, float] | None:
     for b in batch_stats:
         count = int(b["compute_infer"]["count"])
         if count > 0:
-            rows.append((int(b["batch_size"]), float(b["compute_infer"]["ns"]) / count / 1e6, count))
+            rows.append(
+                (int(b["batch_size"]), float(b["compute_infer"]["ns"]) / count / 1e6, count)
+            )
     if len({r[0] for r in rows}) < 2:
         return None
     sw = sum(r[2] for r in rows)
@@ -123,6 +125,7 @@ def no_batching(config_json: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep(
+    *,
     triton: LocalTriton,
     model: str,
     arm: str,
@@ -179,9 +182,7 @@ def sweep(
     return points
 
 
-def summarise(
-    model: str, config: Any, points: list[Point], stats: dict[str, Any]
-) -> ModelSummary:
+def summarise(model: str, config: Any, points: list[Point], stats: dict[str, Any]) -> ModelSummary:
     s = ModelSummary(
         model=model,
         max_batch_size=int(config.max_batch_size),
@@ -224,10 +225,10 @@ def summarise(
 
 
 def plot(points: list[Point], summaries: list[ModelSummary], path: Path, title: str) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 (a dev dependency, imported only to plot)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     models = [s.model for s in summaries]
     fig, axes = plt.subplots(1, max(len(models), 1), figsize=(6 * max(len(models), 1), 4.5))
@@ -263,15 +264,54 @@ def batched_models(repo: Path, variant: str | None) -> list[str]:
     return out
 
 
+def bench_model(
+    triton: LocalTriton,
+    model: str,
+    concurrencies: list[int],
+    data: Path,
+    args: argparse.Namespace,
+) -> tuple[list[Point], ModelSummary]:
+    """Both arms of one model: no-batching first, then the shipped config."""
+    name = "config.pbtxt" if args.variant is None else f"configs/{args.variant}.pbtxt"
+    config = parse_config(args.repo / model / name)
+    shipped = json_format.MessageToDict(config, preserving_proto_field_name=True)
+    # Warm-up so first-call costs stay out of the figures.
+    triton.load(model, config=shipped)
+    run_perf_analyzer(
+        model=model,
+        grpc_url=triton.grpc_url,
+        data=data,
+        out_csv=args.out / "warmup.csv",
+        concurrency=2,
+        window_ms=1000,
+        max_trials=2,
+        shared_memory=args.shared_memory,
+    )
+    points: list[Point] = []
+    for arm, cfg in (("no-batching", no_batching(shipped)), ("shipped", shipped)):
+        # A reload starts the model's statistics afresh: the fit sees the shipped arm only.
+        triton.load(model, config=cfg)
+        points += sweep(
+            triton=triton,
+            model=model,
+            arm=arm,
+            concurrencies=concurrencies,
+            data=data,
+            out=args.out,
+            args=args,
+        )
+    return points, summarise(model, config, points, triton.statistics(model))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make bench-batching", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("build/bench"))
     p.add_argument("--repo", type=Path, default=MODEL_REPO)
     p.add_argument("--models", default="", help="comma-separated; default: every batched model")
     p.add_argument("--variant", default=None, help="configs/<variant>.pbtxt as the shipped arm")
-    p.add_argument("--concurrency", default="1,2,4,8,16,32")
-    p.add_argument("--window-ms", type=int, default=3000)
-    p.add_argument("--max-trials", type=int, default=6)
+    p.add_argument("--concurrency", default="1,2,4,8,16")
+    p.add_argument("--window-ms", type=int, default=2500)
+    p.add_argument("--max-trials", type=int, default=5)
     p.add_argument("--shared-memory", choices=("none", "system"), default="system")
     p.add_argument("--threads", type=int, default=None, help="BLAS threads per instance")
     args = p.parse_args(argv)
@@ -294,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         settings = replace(settings, cpu_threads=args.threads)
     host = machine()
-    print(f"bench-batching on {host.get('cpu')} x{host['cpus']} (load {host.get('loadavg_1m_at_start')})")
+    load = host.get("loadavg_1m_at_start")
+    print(f"bench-batching on {host.get('cpu')} x{host['cpus']} (load {load})")
     points: list[Point] = []
     summaries: list[ModelSummary] = []
     triton = LocalTriton(settings)
@@ -302,28 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         triton.start()
         triton.wait_ready()
         for model in models:
-            path = args.repo / model / (
-                "config.pbtxt" if args.variant is None else f"configs/{args.variant}.pbtxt"
-            )
-            config = parse_config(path)
-            shipped = json_format.MessageToDict(config, preserving_proto_field_name=True)
-            # Warm-up so first-call costs stay out of the figures.
-            triton.load(model, config=shipped)
-            run_perf_analyzer(
-                model=model,
-                grpc_url=triton.grpc_url,
-                data=data,
-                out_csv=args.out / "warmup.csv",
-                concurrency=2,
-                window_ms=1000,
-                max_trials=2,
-                shared_memory=args.shared_memory,
-            )
-            triton.load(model, config=no_batching(shipped))
-            points += sweep(triton, model, "no-batching", concurrencies, data, args.out, args)
-            triton.load(model, config=shipped)
-            points += sweep(triton, model, "shipped", concurrencies, data, args.out, args)
-            summaries.append(summarise(model, config, points, triton.statistics(model)))
+            got, summary = bench_model(triton, model, concurrencies, data, args)
+            points += got
+            summaries.append(summary)
     except (TritonError, OSError) as exc:
         print(f"bench-batching: {exc}", file=sys.stderr)
         return 1
@@ -331,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         triton.stop()
     write_outputs(args.out, points, summaries, host, args)
     return 0
+
+
+def _num(v: float | None, w: int, d: int = 1) -> str:
+    return f"{v:>{w}.{d}f}" if v is not None else f"{'-':>{w}}"
 
 
 def write_outputs(
@@ -341,7 +367,9 @@ def write_outputs(
     args: argparse.Namespace,
 ) -> None:
     with (out / "batching.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(asdict(points[0]).keys()) if points else ["model"])
+        writer = csv.DictWriter(
+            f, fieldnames=list(asdict(points[0]).keys()) if points else ["model"]
+        )
         writer.writeheader()
         for p in points:
             writer.writerow(asdict(p))
@@ -376,15 +404,12 @@ def write_outputs(
     for s in summaries:
         verdict = {True: "met", False: "NOT met", None: "n/a"}[s.meets_target]
 
-        def f(v: float | None, w: int, d: int = 1) -> str:
-            return f"{v:>{w}.{d}f}" if v is not None else f"{'-':>{w}}"
-
         print(
-            f"{s.model:<15} {s.max_batch_size:>4} {s.instances:>4} {f(s.t0_ms, 7, 2)} "
-            f"{f(s.t1_ms, 7, 2)} {f(s.ceiling, 7, 2)} {f(s.baseline_throughput, 8)} "
-            f"{f(s.baseline_p99_ms, 7)} {f(s.shipped_throughput_at_p99, 8)} "
-            f"{f(s.gain_at_equal_p99, 5, 2)} {f(s.peak_gain, 5, 2)} {f(s.target, 6, 2)} {verdict}"
-            + (f" ({s.note})" if s.note else "")
+            f"{s.model:<15} {s.max_batch_size:>4} {s.instances:>4} {_num(s.t0_ms, 7, 2)} "
+            f"{_num(s.t1_ms, 7, 2)} {_num(s.ceiling, 7, 2)} {_num(s.baseline_throughput, 8)} "
+            f"{_num(s.baseline_p99_ms, 7)} {_num(s.shipped_throughput_at_p99, 8)} "
+            f"{_num(s.gain_at_equal_p99, 5, 2)} {_num(s.peak_gain, 5, 2)} "
+            f"{_num(s.target, 6, 2)} {verdict}" + (f" ({s.note})" if s.note else "")
         )
     print(f"\nwrote {out}/batching.csv, batching.json, batching.png")
 

@@ -97,7 +97,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def pytriton_home() -> Path:
     """The installed pytriton's tritonserver folder (binary, backends, stubs)."""
-    import pytriton
+    import pytriton  # noqa: PLC0415 (its package __init__ is heavy; only the path is needed)
 
     return Path(pytriton.__file__).resolve().parent / "tritonserver"
 
@@ -244,9 +244,7 @@ class LocalTriton:
                         return ready
                     failed = self.failed_models()
                     if failed:
-                        raise TritonError(
-                            f"models failed to load: {failed}\n{self.log_tail()}"
-                        )
+                        raise TritonError(f"models failed to load: {failed}\n{self.log_tail()}")
             time.sleep(0.5)
         raise TritonError(f"not ready after the timeout: {self.readiness()}\n{self.log_tail()}")
 

@@ -13,17 +13,15 @@ import os
 import sys
 from pathlib import Path
 
+from blueprint.config.loader import STACK_DIR
 from blueprint.modelrepo.repo import MODEL_REPO, latency_budgets, model_names
 from blueprint.modelrepo.targets import stack_targets
 from blueprint.modelrepo.validate import Target, iter_lines, validate
-from blueprint.config.loader import STACK_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check-models", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--repo", type=Path, default=Path(os.environ.get("MODEL_REPO", MODEL_REPO))
-    )
+    parser.add_argument("--repo", type=Path, default=Path(os.environ.get("MODEL_REPO", MODEL_REPO)))
     parser.add_argument("--stacks", type=Path, default=STACK_DIR, help="folder of stack files")
     parser.add_argument(
         "--no-stacks", action="store_true", help="skip the checks against stack deployments"

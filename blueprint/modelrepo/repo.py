@@ -82,7 +82,9 @@ def cpu_models(repo: Path = MODEL_REPO) -> list[str]:
     for name in model_names(repo):
         config = parse_config(repo / name / "config.pbtxt")
         kinds = {g.kind for g in config.instance_group}
-        if config.backend in {"python", "onnxruntime"} and kinds <= {mc.ModelInstanceGroup.KIND_CPU}:
+        if config.backend in {"python", "onnxruntime"} and kinds <= {
+            mc.ModelInstanceGroup.KIND_CPU
+        }:
             out.append(name)
     return out
 

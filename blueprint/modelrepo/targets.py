@@ -51,9 +51,7 @@ def resolve(cfg: StackConfig, source: Path, line_of: dict[str, int]) -> list[Tar
         gpu = catalog.gpu_of(pool.instance_types[0]) if pool else None
         gpus_per_node = 0
         if pool is not None:
-            counts = [
-                i.gpus for t in pool.instance_types if (i := catalog.instance(t)) is not None
-            ]
+            counts = [i.gpus for t in pool.instance_types if (i := catalog.instance(t)) is not None]
             gpus_per_node = min(counts) if counts else 0
         devices = 0
         mig_limit = None

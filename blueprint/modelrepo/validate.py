@@ -121,7 +121,9 @@ class _Checker:
         self.findings: list[Finding] = []
         self.configs: dict[Path, mc.ModelConfig] = {}
 
-    def add(self, path: Path, line: int, fld: str, msg: str, value: Any, fix: str) -> None:
+    def add(  # noqa: PLR0917 (the six parts of a finding, in reading order)
+        self, path: Path, line: int, fld: str, msg: str, value: Any, fix: str
+    ) -> None:
         self.findings.append(Finding(path, line, fld, msg, value, fix))
 
     # -- one config file ----------------------------------------------------
@@ -225,35 +227,45 @@ class _Checker:
         has_db = cfg.HasField("dynamic_batching")
         db_line = lines.find("dynamic_batching")
         if cfg.backend == "vllm":
-            if has_db:
-                self.add(
-                    path,
-                    db_line,
-                    "dynamic_batching",
-                    "has no effect on a vLLM model: vLLM batches continuously inside the "
-                    "engine and Triton's batcher would only add queue delay",
-                    "dynamic_batching { ... }",
-                    "remove dynamic_batching; tune max_num_seqs in the version's model.json",
-                )
-            if cfg.max_batch_size != 0:
-                self.add(
-                    path,
-                    lines.find("max_batch_size"),
-                    "max_batch_size",
-                    "must be 0 for the vLLM backend (it takes one prompt per request)",
-                    cfg.max_batch_size,
-                    "set max_batch_size: 0",
-                )
-            if not cfg.model_transaction_policy.decoupled:
-                self.add(
-                    path,
-                    lines.find("model_transaction_policy") or 1,
-                    "model_transaction_policy.decoupled",
-                    "must be true for the vLLM backend (it streams tokens)",
-                    False,
-                    "add model_transaction_policy { decoupled: true }",
-                )
-            return
+            self._vllm(path, cfg, lines, has_db=has_db, db_line=db_line)
+        else:
+            self._batcher(path, cfg, lines, has_db=has_db, db_line=db_line)
+
+    def _vllm(
+        self, path: Path, cfg: mc.ModelConfig, lines: _Lines, *, has_db: bool, db_line: int
+    ) -> None:
+        if has_db:
+            self.add(
+                path,
+                db_line,
+                "dynamic_batching",
+                "has no effect on a vLLM model: vLLM batches continuously inside the "
+                "engine and Triton's batcher would only add queue delay",
+                "dynamic_batching { ... }",
+                "remove dynamic_batching; tune max_num_seqs in the version's model.json",
+            )
+        if cfg.max_batch_size != 0:
+            self.add(
+                path,
+                lines.find("max_batch_size"),
+                "max_batch_size",
+                "must be 0 for the vLLM backend (it takes one prompt per request)",
+                cfg.max_batch_size,
+                "set max_batch_size: 0",
+            )
+        if not cfg.model_transaction_policy.decoupled:
+            self.add(
+                path,
+                lines.find("model_transaction_policy") or 1,
+                "model_transaction_policy.decoupled",
+                "must be true for the vLLM backend (it streams tokens)",
+                False,
+                "add model_transaction_policy { decoupled: true }",
+            )
+
+    def _batcher(
+        self, path: Path, cfg: mc.ModelConfig, lines: _Lines, *, has_db: bool, db_line: int
+    ) -> None:
         if cfg.max_batch_size < 0:
             self.add(
                 path,
@@ -396,9 +408,7 @@ class _Checker:
                         "give the shape without the batch dimension, e.g. dims: [ 1 ]",
                     )
 
-    def _versions_named(
-        self, folder: Path, path: Path, cfg: mc.ModelConfig, lines: _Lines
-    ) -> None:
+    def _versions_named(self, folder: Path, path: Path, cfg: mc.ModelConfig, lines: _Lines) -> None:
         if not cfg.version_policy.HasField("specific"):
             return
         have = {int(v.name) for v in _version_dirs(folder)}

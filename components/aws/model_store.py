@@ -145,9 +145,7 @@ class AwsModelStore(pulumi.ComponentResource):
                     "id": "expire-old-versions",
                     "status": "Enabled",
                     "filter": {},
-                    "noncurrent_version_expiration": {
-                        "noncurrent_days": a.noncurrent_version_days
-                    },
+                    "noncurrent_version_expiration": {"noncurrent_days": a.noncurrent_version_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
                 }
             ],

@@ -132,7 +132,9 @@ class GcpModelStore(pulumi.ComponentResource):
             ],
             labels=dict(a.labels),
             # The storage agent must be able to use the key before the bucket names it.
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[grant])),
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[grant])
+            ),
         )
 
     def _upload(self, bucket: gcp.storage.Bucket) -> list[gcp.storage.BucketObject]:

@@ -31,7 +31,9 @@ QUEUE_METRIC = "triton_queue_time_per_request_us"
 # average queue time per successful request over 2 minutes, per pod.
 PROMETHEUS_ADAPTER_RULE: dict[str, Any] = {
     "seriesQuery": 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
-    "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+    "resources": {
+        "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    },
     "name": {"matches": "^nv_inference_queue_duration_us$", "as": QUEUE_METRIC},
     "metricsQuery": (
         "sum(rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)"
@@ -124,7 +126,7 @@ def triton_command(args: TritonServingArgs, repository_uri: str) -> list[str]:
         f'--http-restricted-api={apis}:admin-key="$KEY"',
         f'--grpc-restricted-api={apis}:admin-key="$KEY"',
     ]
-    script = 'KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d \' \\n\')"; exec ' + " ".join(
+    script = "KEY=\"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n')\"; exec " + " ".join(
         flags
     )
     return ["/bin/sh", "-c", script]
@@ -231,8 +233,9 @@ class TritonServing(pulumi.ComponentResource):
                 "capabilities": {"drop": ["ALL"]},
             },
             "volume_mounts": [
-                {"name": "dshm", "mount_path": "/dev/shm"},
-                {"name": "tmp", "mount_path": "/tmp"},
+                # Paths inside the container, backed by the pod's own emptyDir volumes.
+                {"name": "dshm", "mount_path": "/dev/shm"},  # noqa: S108
+                {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108
                 {"name": "cache", "mount_path": "/cache"},
             ],
         }
@@ -277,7 +280,10 @@ class TritonServing(pulumi.ComponentResource):
                     },
                     "containers": [container],
                     "volumes": [
-                        {"name": "dshm", "empty_dir": {"medium": "Memory", "size_limit": a.shm_size}},
+                        {
+                            "name": "dshm",
+                            "empty_dir": {"medium": "Memory", "size_limit": a.shm_size},
+                        },
                         {"name": "tmp", "empty_dir": {"size_limit": "20Gi"}},
                         {"name": "cache", "empty_dir": {"size_limit": "50Gi"}},
                     ],

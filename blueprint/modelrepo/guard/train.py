@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import yaml
@@ -38,7 +39,8 @@ def load_minilm(model: str = "prompt_guard") -> ModuleType:
     """Import a model's own copy of minilm.py (the code the server runs)."""
     path = MODEL_REPO / model / "1" / "minilm.py"
     spec = importlib.util.spec_from_file_location(f"minilm_{model}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -61,7 +63,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return w, b
 
 
-def train() -> dict[str, object]:
+def train() -> dict[str, Any]:
     minilm = load_minilm()
     encoder = minilm.MiniLM(minilm.weights_dir())
     data = examples()["train"]
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{HEAD}: matches examples.yaml")
         return 0
     HEAD.write_text(json.dumps(head, indent=1) + "\n")
-    print(f"wrote {HEAD}: train accuracy {head['training']['train_accuracy']}")  # type: ignore[index]
+    print(f"wrote {HEAD}: train accuracy {head['training']['train_accuracy']}")
     return 0
 
 
