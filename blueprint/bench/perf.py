@@ -30,13 +30,15 @@ PROMPTS = (
 
 
 def perf_analyzer_binary() -> Path:
-    return Path(sys.executable).parent / "perf_analyzer"
+    return Path(os.environ.get("PERF_ANALYZER", Path(sys.executable).parent / "perf_analyzer"))
 
 
 def perf_env() -> dict[str, str]:
     """perf_analyzer links libcudart even on CPU: the CUDA runtime wheel's lib on the path."""
     env = dict(os.environ)
-    libs = [str(site_packages() / "nvidia" / "cuda_runtime" / "lib")]
+    libs = [
+        os.environ.get("CUDART_LIB_DIR", str(site_packages() / "nvidia" / "cuda_runtime" / "lib"))
+    ]
     if env.get("LD_LIBRARY_PATH"):
         libs.append(env["LD_LIBRARY_PATH"])
     env["LD_LIBRARY_PATH"] = os.pathsep.join(libs)
@@ -214,6 +216,18 @@ def machine() -> dict[str, Any]:
         pass
     from importlib import metadata  # noqa: PLC0415
 
+    try:
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        if gpu.returncode == 0 and gpu.stdout.strip():
+            info["gpu"] = gpu.stdout.strip().splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
     for pkg in ("tritonclient", "nvidia-pytriton"):
         try:
             info[pkg] = metadata.version(pkg)

@@ -96,13 +96,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def pytriton_home() -> Path:
-    """The installed pytriton's tritonserver folder (binary, backends, stubs)."""
+    """The tritonserver folder (binary, backends, stubs): TRITON_HOME, else pytriton's."""
+    if os.environ.get("TRITON_HOME"):
+        return Path(os.environ["TRITON_HOME"])
     import pytriton  # noqa: PLC0415 (its package __init__ is heavy; only the path is needed)
 
     return Path(pytriton.__file__).resolve().parent / "tritonserver"
 
 
 def _libs_dir() -> Path:
+    if os.environ.get("TRITON_LIBS"):
+        return Path(os.environ["TRITON_LIBS"])
     return pytriton_home().parents[1] / "nvidia_pytriton.libs"
 
 

