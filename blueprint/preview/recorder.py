@@ -66,8 +66,17 @@ def jsonable(value: Any) -> Any:
         return sorted(jsonable(v) for v in value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    return _opaque(value)
+
+
+def _opaque(value: Any) -> Any:
     if isinstance(value, pulumi.Resource):
         return f"<resource {type(value).__name__}>"
+    if isinstance(value, pulumi.FileAsset):
+        # Repository-relative, so plans do not depend on where the checkout lives.
+        path = Path(str(value.path)).resolve()
+        root = PROGRAM.parents[1]
+        return {"fileAsset": str(path.relative_to(root) if path.is_relative_to(root) else path)}
     return str(value)
 
 
