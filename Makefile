@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP) ## mypy
-	$(VENV)/bin/mypy blueprint components stacks
+	$(VENV)/bin/mypy blueprint components stacks policies
 
 unit: $(STAMP) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -20,7 +20,10 @@ import pulumi_gcp as gcp
 from blueprint import outputs as out
 from blueprint import tags
 from blueprint.config import StackConfig, from_pulumi
+from blueprint.cost import estimate
+from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.gcp.budget import GcpBudget, GcpBudgetArgs
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 
 
@@ -89,12 +92,59 @@ def build_gcp(cfg: StackConfig, stack: str) -> GcpFoundation | None:
     return GcpFoundation(provider=provider, network=network)
 
 
+def build_budgets(
+    cfg: StackConfig, stack: str, aws_base: AwsFoundation | None, gcp_base: GcpFoundation | None
+) -> None:
+    """A budget per cloud the stack uses; the stack's budget is split between the
+    clouds in proportion to their estimated ceilings, and each cloud's ceiling is a
+    forecast threshold of its budget."""
+    if cfg.budget is None:
+        return
+    per_cloud = estimate(cfg, stack).by_cloud()
+    total = sum(ceiling for _floor, ceiling in per_cloud.values())
+
+    def share(cloud: str) -> tuple[float, float | None]:
+        ceiling = per_cloud.get(cloud, (0.0, 0.0))[1]
+        if total <= 0:
+            return cfg.budget.monthly_usd, None  # type: ignore[union-attr]
+        return cfg.budget.monthly_usd * ceiling / total, ceiling  # type: ignore[union-attr]
+
+    if aws_base is not None:
+        limit, ceiling = share("aws")
+        AwsBudget(
+            f"{stack}-aws-budget",
+            AwsBudgetArgs(
+                stack=stack,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=aws_base.provider),
+        )
+    if gcp_base is not None and cfg.gcp is not None and cfg.gcp.billing_account:
+        limit, ceiling = share("gcp")
+        GcpBudget(
+            f"{stack}-gcp-budget",
+            GcpBudgetArgs(
+                project=cfg.gcp.project,
+                billing_account=cfg.gcp.billing_account,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=gcp_base.provider),
+        )
+
+
 def main() -> None:
     cfg = from_pulumi()
     stack = pulumi.get_stack()
 
     aws_base = build_aws(cfg, stack)
     gcp_base = build_gcp(cfg, stack)
+    build_budgets(cfg, stack, aws_base, gcp_base)
 
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)
