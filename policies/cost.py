@@ -77,7 +77,7 @@ def _budget_per_stack(
         if not budgets:
             report(
                 message(
-                    Named("stack", "AWS resources"),
+                    Named("stack", "aws"),
                     AWS_BUDGET,
                     NOT_SET,
                     "the stack creates AWS resources but no AWS Budget watches their spend",
@@ -120,7 +120,7 @@ def _budget_per_stack(
         if not budgets:
             report(
                 message(
-                    Named("stack", "GCP resources"),
+                    Named("stack", "gcp"),
                     GCP_BUDGET,
                     NOT_SET,
                     "the stack creates GCP resources but no billing budget watches their spend",
