@@ -81,6 +81,15 @@ GKE_GPU_TAINT: Final = Taint(GPU_TAINT_KEY, "present", "NoSchedule")
 """What GKE itself puts on every GPU node; declared too, so that policies see it."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class NodeCounts:
+    """Node counts of a fixed-size or autoscaled group."""
+
+    min: int
+    desired: int
+    max: int
+
+
 @dataclass(frozen=True)
 class NodeShape:
     """One instance type as a node of a pool: what the scheduler sees on it."""
