@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from blueprint import tags
-from blueprint.catalog import Catalog, GpuModel, load_catalog
+from blueprint.catalog import Catalog, GpuModel, InstanceType, load_catalog
 from blueprint.config.schema import (
     Cloud,
     Fallback,
@@ -264,20 +264,13 @@ def pool_spec(
     cluster = cfg.clusters.get(pool.cluster)
     if cluster is None:
         return None
-    rows = [catalog.instance(t) for t in pool.instance_types]
-    if any(r is None or r.cloud != cluster.cloud.value for r in rows):
-        return None
-    gpu_names = {r.gpu for r in rows if r is not None}
-    if len(gpu_names) != 1:
-        return None
-    gpu_name = next(iter(gpu_names))
-    gpu = catalog.gpus[gpu_name] if gpu_name else None
-    if (gpu is None) != (pool.tier is Tier.CPU) or (gpu and gpu.name not in TIER_GPUS[pool.tier]):
-        return None
-    mig = pool.mig
-    if mig is not None and not _mig_resolves(gpu, mig):
-        return None
     cloud = cluster.cloud
+    rows = [catalog.instance(t) for t in pool.instance_types]
+    resolved = _resolve_gpu(pool, cloud, rows, catalog)
+    if resolved is None:
+        return None
+    gpu = resolved[0]
+    mig = pool.mig
     shapes = tuple(
         NodeShape(
             instance_type=r.name,
@@ -331,6 +324,29 @@ def pool_spec(
         taints=tuple(taints),
         gke_node_pools=plans,
     )
+
+
+def _resolve_gpu(
+    pool: GpuPoolConfig, cloud: Cloud, rows: list[InstanceType | None], catalog: Catalog
+) -> tuple[GpuModel | None] | None:
+    """The pool's GPU model (None for CPU pools), or None when the pool is invalid:
+    unknown or foreign instance types, mixed GPU models, a tier/GPU mismatch, a MIG
+    layout the GPU or the cloud cannot take. The config rules report each."""
+    if any(r is None or r.cloud != cloud.value for r in rows):
+        return None
+    gpu_names = {r.gpu for r in rows if r is not None}
+    if len(gpu_names) != 1:
+        return None
+    gpu_name = next(iter(gpu_names))
+    gpu = catalog.gpus[gpu_name] if gpu_name else None
+    if (gpu is None) != (pool.tier is Tier.CPU) or (gpu and gpu.name not in TIER_GPUS[pool.tier]):
+        return None
+    mig = pool.mig
+    if mig is not None and not _mig_resolves(gpu, mig):
+        return None
+    if mig is not None and mig.mixed is not None and cloud is Cloud.GCP:
+        return None  # GKE has one partition size per node pool
+    return (gpu,)
 
 
 def _aws_nodes(

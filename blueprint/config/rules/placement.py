@@ -28,6 +28,7 @@ from blueprint.capacity import (
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     MIG_RESOURCE_PREFIX,
+    SYSTEM_POOL,
     PoolSpec,
     Taint,
     pool_specs,
@@ -72,6 +73,8 @@ class Misfit:
 
     path: tuple[PathPart, ...]
     reason: str
+    selector: bool = False
+    """True when the pool's labels do not match the node selector (not the pool meant)."""
 
 
 def _gpu_requests(dep: ModelDeployment) -> dict[str, int] | Misfit:
@@ -112,6 +115,7 @@ def _check_pool(dep: ModelDeployment, spec: PoolSpec, gpus: Mapping[str, int]) -
             ("nodeSelector", key),
             f"selects {key}={value}, but its nodes carry "
             + (f"{key}={have}" if have else f"no {key} label"),
+            selector=True,
         )
     # Tolerations: every NoSchedule/NoExecute taint must be tolerated.
     implicit: list[Toleration] = []
@@ -249,19 +253,28 @@ def deployments_fit_pools(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
 
 def _refusal(dep_name: str, dep: ModelDeployment, misfits: Mapping[str, Misfit]) -> ConfigIssue:
-    """One error for a deployment no pool can run, at the key most worth fixing."""
-    # Pools whose labels the selector already matches are the ones the user meant.
-    meant = {n: m for n, m in misfits.items() if m.path[0] != "nodeSelector"} or misfits
-    first = next(iter(meant.values()))
-    reasons = "; ".join(f"pool {name}: {m.reason}" for name, m in meant.items())
-    pools = ", ".join(sorted(n for n in misfits if n != "system")) or "none"
-    head = f"no pool of cluster {dep.cluster} can run it ({reasons})"
-    if first.path[0] == "nodeSelector" and len(meant) == len(misfits):
-        head += (
-            f"; select a pool with nodeSelector {tags.POOL_LABEL}: <pool> "
-            f"(pools on {dep.cluster}: {pools})"
+    """One error for a deployment no pool can run, at the key most worth fixing.
+
+    Pools whose labels the node selector matches are the ones the user meant: their
+    reasons are given. When the selector matches no pool at all, the error says so
+    and lists the pools there are.
+    """
+    meant = {n: m for n, m in misfits.items() if not m.selector}
+    if meant:
+        first = next(iter(meant.values()))
+        reasons = "; ".join(f"pool {name}: {m.reason}" for name, m in meant.items())
+        return ConfigIssue(
+            ("models", dep_name, *first.path),
+            f"no pool of cluster {dep.cluster} can run it ({reasons})",
         )
-    return ConfigIssue(("models", dep_name, *first.path), head)
+    pools = ", ".join(sorted(n for n in misfits if n != SYSTEM_POOL)) or "none"
+    wanted = ", ".join(f"{k}={v}" for k, v in sorted(dep.node_selector.items()))
+    first = next(iter(misfits.values()))
+    return ConfigIssue(
+        ("models", dep_name, *first.path),
+        f"no pool of cluster {dep.cluster} has nodes labelled {wanted}; select a pool with "
+        f"nodeSelector {tags.POOL_LABEL}: <pool> (pools on {dep.cluster}: {pools})",
+    )
 
 
 def _ceilings(
