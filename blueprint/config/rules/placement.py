@@ -17,6 +17,8 @@ geometry, sizes); until then their errors are the ones worth reading.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -50,9 +52,10 @@ _UNITS: dict[str, int | Fraction] = {
 
 def quantity(text: str) -> Fraction:
     """A Kubernetes quantity as an exact number (``500m`` -> 1/2, ``16Gi`` -> bytes)."""
-    number = text.rstrip("mKiGT")
-    suffix = text[len(number) :]
-    return Fraction(number) * _UNITS[suffix]
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti)?", text)
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    return Fraction(match.group(1)) * _UNITS[match.group(2) or ""]
 
 
 def tolerates(tolerations: Sequence[Toleration], taint: Taint) -> bool:
