@@ -18,7 +18,6 @@ geometry, sizes); until then their errors are the ones worth reading.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
