@@ -8,6 +8,7 @@ side that the other does not follow fails here.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -59,6 +60,21 @@ def aws_pools(cfg: StackConfig) -> dict[str, PoolSpec]:
 
 def gcp_pools(cfg: StackConfig) -> dict[str, PoolSpec]:
     return {n: s for n, s in pool_specs(cfg).items() if s.cloud is Cloud.GCP}
+
+
+def test_mig_gpus_carry_pci_ids_and_gcp_gpus_an_accelerator_name() -> None:
+    catalog = load_catalog()
+    seen: set[str] = set()
+    for gpu in catalog.gpus.values():
+        if gpu.supports_mig:
+            assert gpu.pci_device_ids, f"{gpu.name}: mig-parted needs its PCI device IDs"
+        for pci in gpu.pci_device_ids:
+            assert re.fullmatch(r"0x[0-9A-F]{4}10DE", pci), pci
+            assert pci not in seen, f"{pci} claimed by two GPU models"
+            seen.add(pci)
+    for inst in catalog.instances.values():
+        if inst.cloud == "gcp" and inst.gpu:
+            assert catalog.gpus[inst.gpu].gke_accelerator, f"{inst.name}: no GKE accelerator"
 
 
 def test_every_configured_pool_resolves(configs: dict[str, StackConfig]) -> None:
@@ -221,6 +237,10 @@ def test_karpenter_is_pinned_and_fed_by_interruption_events(
     (release,) = releases
     cluster = configs[stack].clusters[next(iter(aws_pools(configs[stack]).values())).cluster]
     assert release["inputs"]["version"] == cluster.karpenter_version
+    assert release["inputs"]["skipCrds"] is True
+    (crds,) = [r for r in plan.by_type(RELEASE) if r["inputs"]["name"] == "karpenter-crd"]
+    assert crds["inputs"]["version"] == cluster.karpenter_version
+    assert crds["urn"] in release["dependencies"]
     (queue,) = plan.by_type("aws:sqs/queue:Queue")
     assert release["inputs"]["values"]["settings"]["interruptionQueue"] == queue["inputs"]["name"]
     patterns = [

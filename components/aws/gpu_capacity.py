@@ -47,6 +47,9 @@ from components.k8s.handle import irsa_trust_policy
 TYPE = "llm-inference:aws:GpuCapacity"
 
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
+"""Helm installs a chart's CRDs only once and never upgrades them; Karpenter ships
+its CRDs as a chart of their own so that a version bump upgrades them too."""
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 NODEPOOL_API = "karpenter.sh/v1"
@@ -353,12 +356,21 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             policy=queue.arn.apply(lambda arn: self._controller_policy(queue_arn=arn)),
             opts=self._child,
         )
+        crds = k8s.helm.v3.Release(
+            f"{self._name}-karpenter-crd",
+            name="karpenter-crd",
+            chart=KARPENTER_CRD_CHART,
+            version=version,
+            namespace=KARPENTER_NAMESPACE,
+            opts=self._child,
+        )
         return k8s.helm.v3.Release(
             f"{self._name}-karpenter",
             name="karpenter",
             chart=KARPENTER_CHART,
             version=version,
             namespace=KARPENTER_NAMESPACE,
+            skip_crds=True,
             values={
                 "settings": {
                     "clusterName": args.cluster_name,
@@ -379,7 +391,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
                     }
                 },
             },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
         )
 
     def _controller_policy(self, *, queue_arn: str) -> str:
