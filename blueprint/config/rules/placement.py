@@ -172,6 +172,14 @@ def _check_resources(
                 ("resources", "limits", key),
                 f"requests {count} {key} per pod, but a node has at most {most}",
             )
+    partition = spec.labels.get(GKE_PARTITION_LABEL)
+    if partition and GPU_RESOURCE in gpus and GKE_PARTITION_LABEL not in dep.node_selector:
+        return Misfit(
+            ("nodeSelector",),
+            f"requests {GPU_RESOURCE} on a pool whose GPUs GKE splits into {partition} slices; "
+            f"add nodeSelector {GKE_PARTITION_LABEL}: {partition} so the pod states the slice "
+            "it is sized for",
+        )
     cpu = quantity(dep.resources.requests.get("cpu", "0"))
     memory = quantity(dep.resources.requests.get("memory", "0"))
     fits = [
