@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden cost clean
+.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,3 +63,9 @@ demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with 
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)
+
+gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2
+
+gpu-check: ## check this machine's GPUs against GPU_SPEC (default '1 x H200-141GB, MIG disabled'), read-only
+	scripts/gpu-node-check.sh $(if $(GPU_SPEC),'$(GPU_SPEC)')

@@ -29,7 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from blueprint import tags
-from blueprint.catalog import load_catalog
+from blueprint.capacity import gke_node_pool_plans
+from blueprint.catalog import InstanceType, load_catalog
 from blueprint.config.schema import (
     Cloud,
     Fallback,
@@ -54,8 +55,13 @@ ASSUMPTIONS = (
     "price is priced on-demand",
     "floor: on-demand floor nodes at the on-demand price of the pool's first instance "
     "type, further minimum nodes at its spot price (spot pools), system pools at min",
-    "ceiling: nodes.max of the pool's most expensive instance type, burst above the "
-    "floor at spot; 'if spot falls back' prices every node of a fallback pool on-demand",
+    "ceiling: floor nodes on-demand, burst above the floor as nodes.max x the GPUs "
+    "(vCPUs) of the pool's largest type, each at the highest price per GPU among its "
+    "types (spot where there is a spot price): what Karpenter's GPU limit allows; "
+    "'if spot falls back' prices every burst unit on-demand",
+    "GKE pools: each GKE node pool the pool becomes (blueprint.capacity) at its own "
+    "maximum, since GKE bounds them separately (the on-demand pool may take the whole "
+    "burst again as fallback)",
     "per model: replicas x (GPUs or MIG slices per replica / per node) x node price; "
     "CPU-only replicas by their CPU request over the node's vCPUs",
     "SageMaker Serverless: memory GB x mean duration x requests x price per GB-second, "
@@ -216,23 +222,34 @@ def _nat(cfg: StackConfig, out: Estimate) -> None:
         )
 
 
+def _units(instance: InstanceType) -> int:
+    """What a pool's ceiling counts on one node: GPUs, or vCPUs on a CPU type."""
+    return instance.gpus or instance.vcpus
+
+
 def pool_prices(pool: GpuPoolConfig) -> tuple[float, float, float, float] | None:
     """Hourly prices of one node of a pool: (floor on-demand, floor spot, burst, fallback).
 
-    Floor nodes run the first instance type; burst and fallback nodes the most
-    expensive one (the worst case the pool allows).
+    Floor nodes run the first instance type. Burst capacity is bounded in GPUs (vCPUs
+    for CPU pools): ``nodes.max`` of the largest type, which the autoscaler may fill
+    with any listed type; a burst node is priced as that many units at the highest
+    price per unit among the types (spot where the pool is on spot and the type has
+    a spot price). Fallback nodes are the most expensive type on-demand.
     """
     catalog = load_catalog()
     primary = catalog.instance(pool.instance_types[0])
-    top_spot = priciest(pool.instance_types, spot=pool.spot)
+    known = [catalog.instances[t] for t in pool.instance_types if t in catalog.instances]
     top_od = priciest(pool.instance_types, spot=False)
-    if primary is None or top_spot is None or top_od is None:
+    if primary is None or top_od is None or len(known) != len(pool.instance_types):
         return None
+    units = max(_units(i) for i in known)
+    per_unit = max(node_hourly(i, spot=pool.spot) / _units(i) for i in known)
+    fallback_per_unit = max(i.on_demand / _units(i) for i in known)
     return (
         primary.on_demand,
         node_hourly(primary, spot=pool.spot),
-        node_hourly(top_spot, spot=pool.spot),
-        top_od.on_demand,
+        units * per_unit,
+        max(top_od.on_demand, units * fallback_per_unit),
     )
 
 
@@ -241,6 +258,9 @@ def _gpu_pool(cfg: StackConfig, name: str, pool: GpuPoolConfig, out: Estimate) -
     cloud = _cloud_of(cfg, pool.cluster)
     if prices is None:
         out.unpriced.append(f"pool {name}: instance types not in the catalog")
+        return
+    if cloud == Cloud.GCP.value:
+        _gke_pool(name, pool, out)
         return
     od, floor_spot, burst, fallback = prices
     on_demand_floor = min(pool.on_demand_floor, pool.nodes.min)
@@ -264,6 +284,35 @@ def _gpu_pool(cfg: StackConfig, name: str, pool: GpuPoolConfig, out: Estimate) -
             f"floor {on_demand_floor} on-demand, burst {capacity}",
         )
     )
+
+
+def _gke_pool(name: str, pool: GpuPoolConfig, out: Estimate) -> None:
+    """A GKE pool as the node pools it becomes (``blueprint.capacity``): GKE bounds each
+    separately, so the ceiling is the sum of their maximums (the on-demand pool may
+    take the whole burst again as fallback)."""
+    catalog = load_catalog()
+    plans = gke_node_pool_plans(
+        name,
+        pool.instance_types,
+        floor=pool.on_demand_floor,
+        max_nodes=pool.nodes.max,
+        spot=pool.spot,
+        fallback=pool.fallback,
+    )
+    floor = ceiling = worst = 0.0
+    for plan in plans:
+        inst = catalog.instance(plan.machine_type)
+        if inst is None:
+            out.unpriced.append(f"pool {name}: {plan.machine_type} is not in the catalog")
+            return
+        floor += plan.min_nodes * node_hourly(inst, spot=plan.spot) * HOURS_PER_MONTH
+        ceiling += plan.max_nodes * node_hourly(inst, spot=plan.spot) * HOURS_PER_MONTH
+        worst += plan.max_nodes * inst.on_demand * HOURS_PER_MONTH
+    shape = ", ".join(
+        f"{p.name.removeprefix(name + '-')} {p.min_nodes}-{p.max_nodes} x {p.machine_type}"
+        for p in plans
+    )
+    out.lines.append(Line("pool", name, "gcp", floor, ceiling, worst, f"GKE node pools: {shape}"))
 
 
 def _serverless(name: str, ep: ServerlessEndpoint, out: Estimate) -> None:
