@@ -641,8 +641,9 @@ WORKLOAD_IDENTITY = stack_policy(
 
 class PodSecurityConfig(PolicyConfig):
     exempt_namespaces: list[str] = Field(
-        default_factory=lambda: ["gpu-operator", "kube-system"],
-        description="namespaces whose pods need host access (GPU Operator, DCGM exporter)",
+        default_factory=lambda: ["gpu-operator", "monitoring", "kube-system"],
+        description="namespaces whose pods need host access (GPU Operator, DCGM and node "
+        "exporters)",
     )
 
 
