@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     ResourceValidationPolicy,
@@ -225,3 +226,46 @@ def test_a_bad_policy_configuration_names_file_line_key_value_and_fix(tmp_path: 
 def test_policies_readme_lists_every_policy_as_the_code_says() -> None:
     readme = (Path(__file__).resolve().parents[1] / "policies" / "README.md").read_text()
     assert policy_table() in readme, "policies/README.md is stale: run python -m policies.readme"
+
+
+# ---------------------------------------------------------------------------
+# The pack as the Pulumi CLI loads it
+
+
+def test_rendered_config_satisfies_each_policys_json_schema() -> None:
+    """What `python -m policies.config render <env>` prints is what the Pulumi CLI
+    validates against each policy's config schema; it must pass."""
+    import jsonschema  # noqa: PLC0415 (a test-only dependency)
+
+    for env in ("dev", "staging", "prod", "edge"):
+        for name, entry in render(env).items():
+            schema = BY_NAME[name].config_schema
+            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+            if schema is None:
+                assert props == {}, name
+                continue
+            jsonschema.validate(
+                props,
+                {"type": "object", "properties": schema.properties, "additionalProperties": False},
+            )
+
+
+def test_main_only_assembles_the_pack() -> None:
+    """policies/__main__.py defines no policy: it imports the list and builds the pack."""
+    import ast  # noqa: PLC0415
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "policies" / "__main__.py").read_text())
+    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    calls = [
+        n.value.func.id
+        for n in tree.body
+        if isinstance(n, ast.Expr)
+        and isinstance(n.value, ast.Call)
+        and isinstance(n.value.func, ast.Name)
+    ]
+    assert calls == ["PolicyPack"]
+    pack_yaml = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "policies" / "PulumiPolicy.yaml").read_text()
+    )
+    assert pack_yaml["runtime"]["name"] == "python"
+    assert pack_yaml["runtime"]["options"]["virtualenv"] == "../.venv"
