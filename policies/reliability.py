@@ -278,6 +278,8 @@ def _min_replicas(
         else:
             value = number(get(workload.props, "spec", "replicas", default=1))
             target, prop = workload, "spec.replicas"
+        if value == 0:
+            continue  # scaled to zero on purpose (replicas.min: 0): no replica to lose
         if (value or 0) < cfg.min_replicas:
             report(
                 message(
@@ -295,8 +297,8 @@ def _min_replicas(
 MIN_REPLICAS = stack_policy(
     name="min-replicas",
     domain="reliability",
-    description="Triton workloads keep a minimum number of replicas (through their HPA's "
-    "minReplicas when they have one).",
+    description="Triton workloads that keep replicas keep at least the minimum (through their "
+    "HPA's minReplicas when they have one); deliberate scale-to-zero is allowed.",
     level=Level.MANDATORY,
     fix="Raise the deployment's minimum replicas.",
     check=_min_replicas,

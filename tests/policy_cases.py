@@ -791,7 +791,11 @@ def cases() -> list[Case]:
             [*providers(), deployment()],
             ["PodDisruptionBudget is not set"],
         ),
-        Case("min-replicas", "ok", [*providers(), deployment(replicas=2)]),
+        Case(
+            "min-replicas",
+            "ok",
+            [*providers(), deployment(replicas=2), deployment("research", replicas=0)],
+        ),
         Case(
             "min-replicas",
             "bad",
