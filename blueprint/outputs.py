@@ -24,5 +24,7 @@ MODEL_DEPLOYMENTS: Final = "modelDeployments"
 CORE_STACK: Final = "coreStack"
 """On the edge stack: the fully qualified name of the core stack it delegates to."""
 MODEL_REPOSITORIES: Final = "modelRepositories"
-"""Map of cloud -> {bucket, uri, readerRoleArn|readerEmail}: the content-addressed
-snapshot of model_repo/ that Triton pods and serverless endpoints load."""
+"""Map of cloud -> URI (s3://... or gs://...) of the content-addressed snapshot of
+model_repo/ that Triton pods and serverless endpoints load."""
+TRITON_SERVICES: Final = "tritonServices"
+"""Map of model deployment -> the name of its Triton Service (namespace ``inference``)."""

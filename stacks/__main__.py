@@ -30,6 +30,7 @@ from blueprint.capacity import (
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
 from blueprint.cost import estimate
+from blueprint.modelrepo.repo import facts as model_facts
 from blueprint.modelrepo.snapshot import snapshot
 from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.aws.eks import EksCluster, EksClusterArgs
@@ -43,10 +44,25 @@ from components.gcp.model_store import GcpModelStore, GcpModelStoreArgs
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE, GcpNetwork, GcpNetworkArgs
 from components.k8s.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.k8s.handle import ClusterHandle
+from components.k8s.triton import (
+    ServingNamespace,
+    ServingNamespaceArgs,
+    Toleration,
+    TritonServing,
+    TritonServingArgs,
+    queue_time_target_us,
+)
 
 # Namespace of the Triton deployments on every cluster; a deployment's Kubernetes
 # service account is named after it (see components/k8s/triton.py).
 SERVING_NAMESPACE = "inference"
+
+# Triton on the clusters waits for the monitoring section: the triton-monitored
+# policy (rightly) refuses Triton on a cluster without a ServiceMonitor and a
+# PrometheusRule, and those come with the monitoring wiring (issue 5). Set this to
+# True in the same change that wires monitoring onto the clusters;
+# tests/test_serving_wiring.py runs the program with it on.
+SERVE_ON_CLUSTERS = False
 
 
 @dataclass(frozen=True)
@@ -370,52 +386,141 @@ def repo_models_on(cfg: StackConfig, cloud: str) -> list[str]:
     return sorted(models)
 
 
+@dataclass(frozen=True)
+class ModelStores:
+    aws: AwsModelStore | None
+    gcp: GcpModelStore | None
+
+
+def _bucket_name(cfg: StackConfig, stack: str) -> str:
+    if cfg.serving and cfg.serving.model_repository_bucket:
+        return cfg.serving.model_repository_bucket
+    return f"{stack}-model-repo"
+
+
+def _deployments_on(cfg: StackConfig, cloud: str) -> list[str]:
+    return [
+        name
+        for name, d in cfg.models.items()
+        if (c := cfg.clusters.get(d.cluster)) is not None and c.cloud.value == cloud
+    ]
+
+
 def build_model_stores(
-    cfg: StackConfig, stack: str, aws_base: AwsFoundation | None, gcp_base: GcpFoundation | None
-) -> dict[str, pulumi.Output[str]]:
-    """One content-addressed copy of model_repo/ per cloud that serves repo models."""
-    bucket = (
-        cfg.serving.model_repository_bucket
-        if cfg.serving and cfg.serving.model_repository_bucket
-        else f"{stack}-model-repo"
-    )
-    uris: dict[str, pulumi.Output[str]] = {}
-    tags_ = tags.base_tags(
-        environment=cfg.environment.value, cost_center=cfg.cost_center, team=cfg.team, stack=stack
-    )
+    cfg: StackConfig,
+    stack: str,
+    aws_base: AwsFoundation | None,
+    gcp_base: GcpFoundation | None,
+    clusters: dict[str, ClusterHandle],
+) -> ModelStores:
+    """One content-addressed copy of model_repo/ per cloud that serves repo models.
+
+    Each Triton deployment's service account reads it without keys: an IRSA role
+    per deployment on EKS, Workload Identity on GKE.
+    """
+    bucket = _bucket_name(cfg, stack)
+    aws_store = gcp_store = None
     aws_models = repo_models_on(cfg, "aws")
     if aws_base is not None and aws_models:
-        store = AwsModelStore(
+        readers = {
+            name: clusters[cfg.models[name].cluster].irsa_assume_role_policy(
+                SERVING_NAMESPACE, name
+            )
+            for name in _deployments_on(cfg, "aws")
+            if cfg.models[name].cluster in clusters
+        }
+        aws_store = AwsModelStore(
             f"{stack}-models-aws",
-            AwsModelStoreArgs(bucket_name=bucket, snapshot=snapshot(aws_models)),
+            AwsModelStoreArgs(bucket_name=bucket, snapshot=snapshot(aws_models), readers=readers),
             opts=pulumi.ResourceOptions(provider=aws_base.provider),
         )
-        uris["aws"] = pulumi.Output.all(
-            store.bucket_name, store.repository_uri, store.reader_role_arn
-        ).apply(lambda v: {"bucket": v[0], "uri": v[1], "readerRoleArn": v[2]})
     gcp_models = repo_models_on(cfg, "gcp")
     if gcp_base is not None and cfg.gcp is not None and gcp_models:
-        readers = [
-            f"{SERVING_NAMESPACE}/{name}"
-            for name, d in cfg.models.items()
-            if (c := cfg.clusters.get(d.cluster)) is not None and c.cloud.value == "gcp"
-        ]
-        gstore = GcpModelStore(
+        gcp_store = GcpModelStore(
             f"{stack}-models-gcp",
             GcpModelStoreArgs(
                 project=cfg.gcp.project,
                 location=cfg.gcp.region,
                 bucket_name=bucket,
                 snapshot=snapshot(gcp_models),
-                reader_service_accounts=readers,
-                labels=tags_,
+                reader_service_accounts=[
+                    f"{SERVING_NAMESPACE}/{name}" for name in _deployments_on(cfg, "gcp")
+                ],
+                labels=tags.base_tags(
+                    environment=cfg.environment.value,
+                    cost_center=cfg.cost_center,
+                    team=cfg.team,
+                    stack=stack,
+                ),
             ),
             opts=pulumi.ResourceOptions(provider=gcp_base.provider),
         )
-        uris["gcp"] = pulumi.Output.all(
-            gstore.bucket_name, gstore.repository_uri, gstore.reader_email
-        ).apply(lambda v: {"bucket": v[0], "uri": v[1], "readerEmail": v[2]})
-    return uris
+    return ModelStores(aws=aws_store, gcp=gcp_store)
+
+
+def _queue_target_us(models: list[str], variant: str | None) -> int:
+    budgets = [
+        b for m in models if (b := model_facts(m, variant=variant).latency_budget_ms) is not None
+    ]
+    return queue_time_target_us(min(budgets)) if budgets else 20_000
+
+
+def build_serving(
+    cfg: StackConfig, stack: str, clusters: dict[str, ClusterHandle], stores: ModelStores
+) -> dict[str, TritonServing]:
+    """Triton for every model deployment, on its cluster, reading its cloud's store."""
+    served: dict[str, TritonServing] = {}
+    namespaces: dict[str, ServingNamespace] = {}
+    for name, d in cfg.models.items():
+        handle = clusters.get(d.cluster)
+        if handle is None:
+            continue
+        store = stores.aws if handle.cloud == "aws" else stores.gcp
+        if store is None:
+            continue
+        k8s_opts = pulumi.ResourceOptions(provider=handle.provider)
+        if d.cluster not in namespaces:
+            namespaces[d.cluster] = ServingNamespace(
+                f"{stack}-{d.cluster}-{SERVING_NAMESPACE}",
+                ServingNamespaceArgs(name=SERVING_NAMESPACE),
+                opts=pulumi.ResourceOptions.merge(
+                    k8s_opts, pulumi.ResourceOptions(depends_on=list(handle.depends_on))
+                ),
+            )
+        if isinstance(store, AwsModelStore):
+            annotations = {"eks.amazonaws.com/role-arn": store.reader_role_arns[name]}
+            env = {"AWS_DEFAULT_REGION": handle.region, "AWS_REGION": handle.region}
+        else:
+            annotations = {"iam.gke.io/gcp-service-account": store.reader_email}
+            env = {}
+        served[name] = TritonServing(
+            f"{stack}-{name}",
+            TritonServingArgs(
+                namespace=namespaces[d.cluster].name,
+                image=d.image or (cfg.serving.triton_image if cfg.serving else ""),
+                models=list(d.repo_models),
+                variant=d.variant,
+                repository_uri=store.repository_uri,
+                tenant=d.tenant,
+                replicas_min=d.replicas.min,
+                replicas_max=d.replicas.max,
+                requests={k: str(v) for k, v in d.resources.requests.items()},
+                limits={k: str(v) for k, v in d.resources.limits.items()},
+                node_selector=dict(d.node_selector),
+                tolerations=[
+                    Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect)
+                    for t in d.tolerations
+                ],
+                queue_time_target_us=_queue_target_us(list(d.repo_models), d.variant),
+                service_account_annotations=annotations,
+                env=env,
+                service_account_name=name,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=list(handle.depends_on))
+            ),
+        )
+    return served
 
 
 def main() -> None:
@@ -426,7 +531,8 @@ def main() -> None:
     gcp_base = build_gcp(cfg, stack)
     clusters = build_clusters(cfg, stack, aws_base, gcp_base)
     build_budgets(cfg, stack, aws_base, gcp_base)
-    model_repositories = build_model_stores(cfg, stack, aws_base, gcp_base)
+    stores = build_model_stores(cfg, stack, aws_base, gcp_base, clusters)
+    serving = build_serving(cfg, stack, clusters, stores) if SERVE_ON_CLUSTERS else {}
 
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)
@@ -453,8 +559,18 @@ def main() -> None:
             for name, d in cfg.models.items()
         },
     )
-    if model_repositories:
-        pulumi.export(out.MODEL_REPOSITORIES, model_repositories)
+    repositories: dict[str, pulumi.Output[str]] = {}
+    if stores.aws is not None:
+        repositories["aws"] = stores.aws.repository_uri
+    if stores.gcp is not None:
+        repositories["gcp"] = stores.gcp.repository_uri
+    if repositories:
+        pulumi.export(out.MODEL_REPOSITORIES, repositories)
+    if serving:
+        pulumi.export(
+            out.TRITON_SERVICES,
+            {name: t.service_name for name, t in serving.items()},
+        )
     if aws_base is not None and cfg.aws is not None:
         pulumi.export(out.AWS_REGION, cfg.aws.region)
         pulumi.export(out.AWS_VPC_ID, aws_base.network.vpc_id)

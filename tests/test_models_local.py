@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 import tritonclient.grpc as grpcclient
 import yaml
 
 from blueprint.local.triton import LocalTriton, TritonError, TritonSettings
 from blueprint.modelrepo.guard.train import examples
+from components.k8s.triton import RESTRICTED_APIS
 from tests.conftest import REPO
 from tests.test_minilm import REFERENCE_FIRST8, SENTENCES
 from tests.test_modelrepo import CASES, build_case
@@ -143,3 +145,25 @@ def test_make_local_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "Triton stopped" in rest
     assert "Traceback" not in rest
+
+
+def test_restricted_model_control_refuses_a_load_without_the_admin_header(tmp_path: Path) -> None:
+    """The flags TritonServing gives every pod, on the real server: no header, no load."""
+    apis = ",".join(RESTRICTED_APIS)
+    settings = TritonSettings(
+        models=("prompt_guard",),
+        work_dir=tmp_path,
+        extra_args=(
+            f"--http-restricted-api={apis}:admin-key=s3cret",
+            f"--grpc-restricted-protocol={apis}:admin-key=s3cret",
+        ),
+        admin_headers={"admin-key": "s3cret"},
+    )
+    with LocalTriton(settings) as server:
+        url = f"{server.http_url}/v2/repository/models/prompt_guard/unload"
+        refused = requests.post(url, json={}, timeout=30)
+        assert refused.status_code in (401, 403), refused.text
+        assert server.readiness()["prompt_guard"] is True
+        assert infer(server, "prompt_guard", ["hello"])["LABEL"].shape == (1, 1)
+        allowed = requests.post(url, json={}, headers={"admin-key": "s3cret"}, timeout=60)
+        assert allowed.ok, allowed.text

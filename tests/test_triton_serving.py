@@ -106,7 +106,7 @@ def test_deployment_is_pinned_probed_bounded_and_restricted(plan: Plan) -> None:
     (c,) = pod["containers"]
     assert c["image"] == "nvcr.io/nvidia/tritonserver:24.10-py3"
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c)
-    assert c["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert c["resources"]["limits"] == {"nvidia.com/gpu": "1", "memory": "8Gi"}
     assert c["resources"]["requests"] == {"cpu": "2", "memory": "8Gi"}
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
@@ -120,7 +120,7 @@ def test_deployment_is_pinned_probed_bounded_and_restricted(plan: Plan) -> None:
     assert "--model-config-name=gpu" in script
     for api in RESTRICTED_APIS:
         assert api in script.split("--http-restricted-api=")[1].split(":")[0]
-        assert api in script.split("--grpc-restricted-api=")[1].split(":")[0]
+        assert api in script.split("--grpc-restricted-protocol=")[1].split(":")[0]
     assert "--model-repository=s3://acme-model-repo/model_repo/0123456789abcdef" in script
     # restricted pod security
     sc = c["securityContext"]
@@ -172,7 +172,7 @@ def test_pdb_and_service_select_the_pods(plan: Plan) -> None:
 def test_a_deployment_with_min_zero_is_parked(tmp_path: Path) -> None:
     plan = render(tmp_path, replicas_min=0)
     assert by_kind(plan, "Deployment")["spec"]["replicas"] == 0
-    assert by_kind(plan, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 1
+    assert not [m for m in manifests(plan) if m["kind"] == "HorizontalPodAutoscaler"]
     for manifest in manifests(plan):
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
@@ -225,11 +225,18 @@ STORE_PROGRAM = textwrap.dedent(
     from blueprint.modelrepo.snapshot import snapshot
     from components.aws.model_store import AwsModelStore, AwsModelStoreArgs
     from components.gcp.model_store import GcpModelStore, GcpModelStoreArgs
+    from components.k8s.handle import irsa_trust_policy
 
     snap = snapshot(["text_embedding", "prompt_guard"])
     aws_store = AwsModelStore(
         "repo-aws",
-        AwsModelStoreArgs(bucket_name="acme-test-model-repo", snapshot=snap),
+        AwsModelStoreArgs(
+            bucket_name="acme-test-model-repo",
+            snapshot=snap,
+            readers={"embed-guard": irsa_trust_policy(
+                "arn:aws:iam::123456789012:oidc-provider/oidc.eks.example/id/X",
+                "oidc.eks.example/id/X", "inference", "embed-guard")},
+        ),
         opts=pulumi.ResourceOptions(provider=aws.Provider("aws", region="us-east-1")),
     )
     gcp_store = GcpModelStore(
@@ -307,9 +314,12 @@ def test_s3_bucket_is_private_versioned_encrypted_tls_only(stores: Plan) -> None
     assert key["inputs"]["enableKeyRotation"] is True
     (role,) = stores.by_type("aws:iam/role:Role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    (rp,) = stores.by_type("aws:iam/rolePolicy:RolePolicy")
-    actions = {a for s in json.loads(rp["inputs"]["policy"])["Statement"] for a in s["Action"]}
+    assert trust["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert "system:serviceaccount:inference:embed-guard" in json.dumps(trust)
+    (policy_doc,) = stores.by_type("aws:iam/policy:Policy")
+    assert stores.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    statements = json.loads(policy_doc["inputs"]["policy"])["Statement"]
+    actions = {a for st in statements for a in st["Action"]}
     assert actions == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}  # read-only
     assert not stores.by_type("aws:iam/accessKey:AccessKey")
 

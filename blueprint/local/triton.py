@@ -86,6 +86,8 @@ class TritonSettings:
     """BLAS threads per model instance: on a small machine, scale with instances
     (instance_group count), not threads, or the threads fight over the cores."""
     extra_args: tuple[str, ...] = ()
+    admin_headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers for the repository API when extra_args restrict it (--http-restricted-api)."""
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -289,7 +291,12 @@ class LocalTriton:
     # -- model control and state -------------------------------------------
 
     def repository_index(self) -> list[dict[str, Any]]:
-        r = requests.post(f"{self.http_url}/v2/repository/index", json={}, timeout=10)
+        r = requests.post(
+            f"{self.http_url}/v2/repository/index",
+            json={},
+            headers=dict(self.settings.admin_headers),
+            timeout=10,
+        )
         r.raise_for_status()
         index: list[dict[str, Any]] = r.json()
         return index
@@ -320,7 +327,10 @@ class LocalTriton:
             body = {"parameters": {"config": json.dumps(config)}}
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         r = requests.post(
-            f"{self.http_url}/v2/repository/models/{model}/load", json=body, timeout=300
+            f"{self.http_url}/v2/repository/models/{model}/load",
+            json=body,
+            headers=dict(self.settings.admin_headers),
+            timeout=300,
         )
         if not r.ok:
             # The API's answer is terse; the server log says why.
@@ -332,7 +342,10 @@ class LocalTriton:
 
     def unload(self, model: str) -> None:
         r = requests.post(
-            f"{self.http_url}/v2/repository/models/{model}/unload", json={}, timeout=60
+            f"{self.http_url}/v2/repository/models/{model}/unload",
+            json={},
+            headers=dict(self.settings.admin_headers),
+            timeout=60,
         )
         if not r.ok:
             raise TritonError(f"unload {model}: {r.status_code} {r.text}")

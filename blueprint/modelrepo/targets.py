@@ -5,7 +5,7 @@ validator can tell whether a model config fits the hardware it is sent to.
 A deployment reaches its pool through its node selector: the blueprint's
 ``llm-inference/pool: <pool>`` label, or GKE's
 ``cloud.google.com/gke-gpu-partition-size: <profile>`` (the cluster's pool split
-into that MIG profile).
+into that MIG profile) or ``cloud.google.com/compute-class: <pool>``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from blueprint.modelrepo.validate import Target
 
 POOL_LABEL = "llm-inference/pool"
 GKE_PARTITION_LABEL = "cloud.google.com/gke-gpu-partition-size"
+GKE_COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 _MIG_LIMIT = re.compile(r"^nvidia\.com/mig-(\d+g\.\d+gb)$")
 
 
 def _pool_for(cfg: StackConfig, dep: ModelDeployment) -> GpuPoolConfig | None:
-    name = dep.node_selector.get(POOL_LABEL)
+    name = dep.node_selector.get(POOL_LABEL) or dep.node_selector.get(GKE_COMPUTE_CLASS_LABEL)
     if name is not None:
         return cfg.gpu_pools.get(name)
     partition = dep.node_selector.get(GKE_PARTITION_LABEL)

@@ -4,10 +4,9 @@ Creates a customer-managed KMS key (rotation on), the bucket with versioning,
 SSE-KMS by default (bucket key on), every public access blocked, ACLs disabled
 (bucket-owner-enforced), a bucket policy that refuses plain HTTP, a lifecycle rule
 that expires old object versions, one object per repository file under a
-content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``), and a
-read-only IAM role for Triton pods through EKS Pod Identity (no static keys; the
-role's trust is ``pods.eks.amazonaws.com``; a PodIdentityAssociation binds it to a
-service account once the cluster exists).
+content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``), a
+read-only IAM policy, and one role per reader whose trust policy the caller gives
+(IRSA for a Triton service account: ``ClusterHandle.irsa_assume_role_policy``).
 """
 
 from __future__ import annotations
@@ -34,6 +33,8 @@ class AwsModelStoreArgs:
     noncurrent_version_days: int = 30
     """Old object versions are deleted this many days after they stop being current."""
     kms_deletion_window_days: int = 30
+    readers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Reader name -> trust policy (JSON) of a role that may read the repository."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -44,8 +45,10 @@ class AwsModelStore(pulumi.ComponentResource):
     """What Triton's --model-repository takes: s3://<bucket>/<prefix>/<digest>."""
     kms_key_arn: pulumi.Output[str]
     """The customer-managed key that encrypts the objects."""
-    reader_role_arn: pulumi.Output[str]
-    """Read-only role for Triton pods (EKS Pod Identity)."""
+    reader_policy_arn: pulumi.Output[str]
+    """The read-only IAM policy (list and get under the prefix, decrypt with the key)."""
+    reader_role_arns: dict[str, pulumi.Output[str]]
+    """Reader name -> role ARN (annotate the service account with it for IRSA)."""
 
     def __init__(
         self, name: str, args: AwsModelStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,11 +61,13 @@ class AwsModelStore(pulumi.ComponentResource):
         key = self._create_key()
         bucket = self._create_bucket(key)
         objects = self._upload(bucket, key)
-        role = self._create_reader_role(bucket, key)
+        policy = self._create_reader_policy(bucket, key)
+        roles = {r: self._create_reader_role(r, trust, policy) for r, trust in args.readers.items()}
 
         self.bucket_name = bucket.bucket
         self.kms_key_arn = key.arn
-        self.reader_role_arn = role.arn
+        self.reader_policy_arn = policy.arn
+        self.reader_role_arns = {r: role.arn for r, role in roles.items()}
         root = args.snapshot.root(args.prefix)
         self.repository_uri = pulumi.Output.all(bucket.bucket, *[o.key for o in objects]).apply(
             lambda values: f"s3://{values[0]}/{root}"
@@ -72,7 +77,8 @@ class AwsModelStore(pulumi.ComponentResource):
                 "bucketName": self.bucket_name,
                 "repositoryUri": self.repository_uri,
                 "kmsKeyArn": self.kms_key_arn,
-                "readerRoleArn": self.reader_role_arn,
+                "readerPolicyArn": self.reader_policy_arn,
+                "readerRoleArns": self.reader_role_arns,
             }
         )
 
@@ -179,32 +185,32 @@ class AwsModelStore(pulumi.ComponentResource):
             )
         return objects
 
-    def _create_reader_role(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> aws.iam.Role:
-        role = aws.iam.Role(
+    def _create_reader_policy(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> aws.iam.Policy:
+        prefix = self._args.prefix.strip("/")
+        return aws.iam.Policy(
             f"{self._name}-reader",
-            description="Triton pods: read-only access to the model repository",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "pods.eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
+            description="Read-only access to the Triton model repository",
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+                lambda v: json.dumps(_reader_policy(v[0], v[1], prefix))
             ),
             tags=dict(self._args.tags),
             opts=self._child,
         )
-        prefix = self._args.prefix.strip("/")
-        aws.iam.RolePolicy(
-            f"{self._name}-reader-policy",
-            role=role.id,
-            policy=pulumi.Output.all(bucket.arn, key.arn).apply(
-                lambda v: json.dumps(_reader_policy(v[0], v[1], prefix))
-            ),
+
+    def _create_reader_role(
+        self, reader: str, trust: pulumi.Input[str], policy: aws.iam.Policy
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-reader-{reader}",
+            description=f"{reader}: read-only access to the model repository",
+            assume_role_policy=trust,
+            tags=dict(self._args.tags),
+            opts=self._child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-reader-{reader}",
+            role=role.name,
+            policy_arn=policy.arn,
             opts=self._child,
         )
         return role

@@ -1,15 +1,17 @@
 """Triton serving for one model deployment, as native Kubernetes resources.
 
-Creates a ServiceAccount (bucket access through workload identity: EKS Pod
-Identity or GKE Workload Identity; no keys), a Deployment of the exactly pinned
-Triton image (EXPLICIT model control loading the deployment's models from the
-content-addressed bucket snapshot, the model-control, repository and config APIs
-restricted on HTTP and gRPC, live/ready/startup probes, requests and GPU limits,
-a memory-backed /dev/shm, restricted pod security, a grace period longer than
-Triton's exit timeout, topology spread over zones and nodes), a Service (HTTP,
-gRPC, metrics), a HorizontalPodAutoscaler (autoscaling/v2) on Triton's average
-queue time per request (a pods metric served by prometheus-adapter; the rule is
-``PROMETHEUS_ADAPTER_RULE``), and a PodDisruptionBudget.
+Creates a ServiceAccount (bucket access through workload identity: IRSA on EKS,
+Workload Identity on GKE; no keys), a Deployment of the exactly pinned Triton
+image (EXPLICIT model control loading the deployment's models from the
+content-addressed bucket snapshot; the model-control, repository and config APIs
+restricted with ``--http-restricted-api`` and ``--grpc-restricted-protocol``;
+live/ready/startup probes; requests, memory and GPU limits; a memory-backed
+/dev/shm; restricted pod security; a grace period longer than Triton's exit
+timeout; topology spread over zones and nodes), a Service (HTTP, gRPC, metrics),
+a HorizontalPodAutoscaler (autoscaling/v2) on Triton's average queue time per
+request, a pods metric served by prometheus-adapter (the rule is
+``PROMETHEUS_ADAPTER_RULE``; no HPA for a parked deployment, replicas.min 0), and
+a PodDisruptionBudget.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ class TritonServingArgs:
     startup_timeout_s: int = 900
     """How long model loading may take before the startup probe gives up."""
     shm_size: str = "2Gi"
-    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    service_account_name: str | None = None
+    """Defaults to the component's name; the bucket reader's trust names it."""
+    service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """e.g. iam.gke.io/gcp-service-account for GKE Workload Identity."""
     env: Mapping[str, str] = field(default_factory=dict)
     """e.g. AWS_DEFAULT_REGION for an S3 repository."""
@@ -124,7 +128,7 @@ def triton_command(args: TritonServingArgs, repository_uri: str) -> list[str]:
     apis = ",".join(RESTRICTED_APIS)
     flags += [
         f'--http-restricted-api={apis}:admin-key="$KEY"',
-        f'--grpc-restricted-api={apis}:admin-key="$KEY"',
+        f'--grpc-restricted-protocol={apis}:admin-key="$KEY"',
     ]
     script = "KEY=\"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n')\"; exec " + " ".join(
         flags
@@ -154,12 +158,15 @@ class TritonServing(pulumi.ComponentResource):
             "app.kubernetes.io/component": "inference",
             "app.kubernetes.io/part-of": "llm-inference",
             "llm-inference/tenant": args.tenant,
+            # Cost attribution: the models this deployment serves ('.'-joined).
+            "llm-inference/model": ".".join(args.models)[:63].strip("._-"),
         }
 
         sa = self._create_service_account()
         deployment = self._create_deployment(sa)
         service = self._create_service()
-        self._create_autoscaler(deployment)
+        if args.replicas_min > 0:
+            self._create_autoscaler(deployment)
         self._create_disruption_budget()
 
         self.service_name = service.metadata.name
@@ -182,6 +189,7 @@ class TritonServing(pulumi.ComponentResource):
 
     def _create_service_account(self) -> k8s.core.v1.ServiceAccount:
         meta = self._meta()
+        meta["name"] = self._args.service_account_name or self._name
         meta["annotations"] = dict(self._args.service_account_annotations)
         return k8s.core.v1.ServiceAccount(
             f"{self._name}-sa",
@@ -212,7 +220,7 @@ class TritonServing(pulumi.ComponentResource):
                 {"name": "HF_HOME", "value": "/cache/huggingface"},
                 *[{"name": k, "value": v} for k, v in sorted(a.env.items())],
             ],
-            "resources": {"requests": dict(a.requests), "limits": dict(a.limits)},
+            "resources": {"requests": dict(a.requests), "limits": _limits(a)},
             "startup_probe": {
                 **probe,
                 "period_seconds": 10,
@@ -290,8 +298,9 @@ class TritonServing(pulumi.ComponentResource):
                 },
             },
         }
-        # With min 0 the deployment is parked (0 pods; HPA inactive until scaled to 1
-        # by hand). Otherwise replicas is left to the HPA.
+        # With min 0 the deployment is parked: 0 pods and no HPA (the HPA cannot scale
+        # from zero); scale it by hand, or raise replicas.min. Otherwise the HPA owns
+        # the replica count.
         if a.replicas_min == 0:
             spec["replicas"] = 0
         return k8s.apps.v1.Deployment(
@@ -379,6 +388,50 @@ class TritonServing(pulumi.ComponentResource):
         )
 
 
+def _limits(a: TritonServingArgs) -> dict[str, str]:
+    """The limits given; memory defaults to the request (no node starved by one pod)."""
+    limits = dict(a.limits)
+    if "memory" not in limits and "memory" in a.requests:
+        limits["memory"] = a.requests["memory"]
+    return limits
+
+
 def queue_time_target_us(latency_budget_ms: float, share: float = 0.1) -> int:
     """HPA target: a share of the tightest latency budget among a deployment's models."""
     return max(int(latency_budget_ms * 1000 * share), 1000)
+
+
+NAMESPACE_TYPE = "llm-inference:k8s:ServingNamespace"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingNamespaceArgs:
+    name: str = "inference"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class ServingNamespace(pulumi.ComponentResource):
+    """The namespace Triton deployments share on one cluster, restricted pod security."""
+
+    name: pulumi.Output[str]
+    """The namespace's name."""
+
+    def __init__(
+        self, name: str, args: ServingNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(NAMESPACE_TYPE, name, None, opts)
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": args.name,
+                "labels": {
+                    **args.labels,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = ns.metadata.name
+        self.register_outputs({"name": self.name})
