@@ -180,7 +180,7 @@ class TritonServing(pulumi.ComponentResource):
             }
         )
 
-    def _meta(self, suffix: str = "") -> dict[str, Any]:
+    def _meta(self, suffix: str = "") -> Any:  # an ObjectMetaArgsDict
         return {
             "name": f"{self._name}{suffix}",
             "namespace": self._args.namespace,
@@ -256,7 +256,7 @@ class TritonServing(pulumi.ComponentResource):
             }
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
-        spec: dict[str, Any] = {
+        spec: Any = {
             "selector": {"match_labels": selector},
             "strategy": {
                 "type": "RollingUpdate",
@@ -314,18 +314,20 @@ class TritonServing(pulumi.ComponentResource):
         return k8s.core.v1.Service(
             f"{self._name}-service",
             metadata=self._meta(),
-            spec={
-                "type": "ClusterIP",
-                "selector": {
-                    "app.kubernetes.io/instance": self._name,
-                    "app.kubernetes.io/name": "triton",
-                },
-                "ports": [
-                    {"name": "http", "port": HTTP_PORT, "target_port": "http"},
-                    {"name": "grpc", "port": GRPC_PORT, "target_port": "grpc"},
-                    {"name": "metrics", "port": METRICS_PORT, "target_port": "metrics"},
-                ],
-            },
+            spec=_any(
+                {
+                    "type": "ClusterIP",
+                    "selector": {
+                        "app.kubernetes.io/instance": self._name,
+                        "app.kubernetes.io/name": "triton",
+                    },
+                    "ports": [
+                        {"name": "http", "port": HTTP_PORT, "target_port": "http"},
+                        {"name": "grpc", "port": GRPC_PORT, "target_port": "grpc"},
+                        {"name": "metrics", "port": METRICS_PORT, "target_port": "metrics"},
+                    ],
+                }
+            ),
             opts=self._child,
         )
 
@@ -336,38 +338,40 @@ class TritonServing(pulumi.ComponentResource):
         return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{self._name}-hpa",
             metadata=self._meta(),
-            spec={
-                "scale_target_ref": {
-                    "api_version": "apps/v1",
-                    "kind": "Deployment",
-                    "name": deployment.metadata.name,
-                },
-                "min_replicas": max(a.replicas_min, 1),
-                "max_replicas": a.replicas_max,
-                "metrics": [
-                    {
-                        "type": "Pods",
-                        "pods": {
-                            "metric": {"name": QUEUE_METRIC},
-                            "target": {
-                                "type": "AverageValue",
-                                "average_value": str(a.queue_time_target_us),
+            spec=_any(
+                {
+                    "scale_target_ref": {
+                        "api_version": "apps/v1",
+                        "kind": "Deployment",
+                        "name": deployment.metadata.name,
+                    },
+                    "min_replicas": max(a.replicas_min, 1),
+                    "max_replicas": a.replicas_max,
+                    "metrics": [
+                        {
+                            "type": "Pods",
+                            "pods": {
+                                "metric": {"name": QUEUE_METRIC},
+                                "target": {
+                                    "type": "AverageValue",
+                                    "average_value": str(a.queue_time_target_us),
+                                },
                             },
+                        }
+                    ],
+                    # GPU pods take minutes to start: scale up fast, down slowly.
+                    "behavior": {
+                        "scale_up": {
+                            "stabilization_window_seconds": 0,
+                            "policies": [{"type": "Pods", "value": 2, "period_seconds": 60}],
                         },
-                    }
-                ],
-                # GPU pods take minutes to start: scale up fast, down slowly.
-                "behavior": {
-                    "scale_up": {
-                        "stabilization_window_seconds": 0,
-                        "policies": [{"type": "Pods", "value": 2, "period_seconds": 60}],
+                        "scale_down": {
+                            "stabilization_window_seconds": 600,
+                            "policies": [{"type": "Pods", "value": 1, "period_seconds": 300}],
+                        },
                     },
-                    "scale_down": {
-                        "stabilization_window_seconds": 600,
-                        "policies": [{"type": "Pods", "value": 1, "period_seconds": 300}],
-                    },
-                },
-            },
+                }
+            ),
             opts=self._child,
         )
 
@@ -375,17 +379,24 @@ class TritonServing(pulumi.ComponentResource):
         return k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-pdb",
             metadata=self._meta(),
-            spec={
-                "max_unavailable": 1,
-                "selector": {
-                    "match_labels": {
-                        "app.kubernetes.io/instance": self._name,
-                        "app.kubernetes.io/name": "triton",
-                    }
-                },
-            },
+            spec=_any(
+                {
+                    "max_unavailable": 1,
+                    "selector": {
+                        "match_labels": {
+                            "app.kubernetes.io/instance": self._name,
+                            "app.kubernetes.io/name": "triton",
+                        }
+                    },
+                }
+            ),
             opts=self._child,
         )
+
+
+def _any(value: Any) -> Any:
+    """Plain dicts for the SDK's TypedDict args (mypy does not match dict[str, Any])."""
+    return value
 
 
 def _limits(a: TritonServingArgs) -> dict[str, str]:
