@@ -496,7 +496,7 @@ class _Checker:
                         module,
                         f"differs from {first.relative_to(self.repo)}; the copies must match "
                         "so every model computes the same thing",
-                        _sha(other)[:12],
+                        _first_difference(first, other),
                         f"copy {first.relative_to(self.repo)} over it (or change all copies)",
                     )
 
@@ -667,6 +667,16 @@ def _version_dirs(folder: Path) -> list[Path]:
 
 def _model_folders(repo: Path) -> list[str]:
     return sorted(p.name for p in repo.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _first_difference(a: Path, b: Path) -> str:
+    """The first line where ``b`` differs from ``a``: ``line N: <b's text> vs <a's text>``."""
+    left = a.read_text(encoding="utf-8", errors="replace").splitlines()
+    right = b.read_text(encoding="utf-8", errors="replace").splitlines()
+    for number, (x, y) in enumerate(zip(left, right, strict=False), start=1):
+        if x != y:
+            return f"line {number}: {y.strip()} vs {x.strip()}"
+    return f"line {min(len(left), len(right)) + 1}: (one copy is longer)"
 
 
 def _sha(path: Path) -> str:
