@@ -78,6 +78,7 @@ def run_perf_analyzer(
     max_trials: int = 6,
     shared_memory: str = "system",
     tenant: str = "bench",
+    request_count: int | None = None,
     timeout_s: float | None = None,
 ) -> tuple[PerfResult | None, str]:
     """Run perf_analyzer once; returns (result or None, its output)."""
@@ -106,11 +107,16 @@ def run_perf_analyzer(
     ]
     if concurrency is not None:
         base += ["--concurrency-range", f"{concurrency}:{concurrency}"]
+    if request_count is not None:
+        # Exactly this many requests, no warm-up: the caller can account for each.
+        base += ["--request-count", str(request_count)]
     if request_rate is not None:
         base += ["--request-rate-range", f"{request_rate:.2f}:{request_rate:.2f}"]
         base += ["--request-distribution", "poisson", "--max-threads", "16"]
     if timeout_s is None:
         timeout_s = max_trials * window_ms / 1000 * 4 + 60
+        if request_count is not None and request_rate:
+            timeout_s = max(timeout_s, request_count / request_rate * 3 + 60)
     output = ""
     for attempt, pct in enumerate((stability, 60)):
         out_csv.unlink(missing_ok=True)
