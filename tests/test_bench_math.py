@@ -60,12 +60,11 @@ def test_gain_counts_only_points_no_worse_than_the_baseline_at_equal_load() -> N
 
 
 def test_metrics_delta_per_model() -> None:
-    before = scrape(
-        'nv_inference_count{model="a",version="1"} 10\nnv_inference_exec_count{model="a",version="1"} 5\n'
+    text = (
+        'nv_inference_count{{model="a",version="1"}} {}\nnv_inference_exec_count{{model="a"}} {}\n'
     )
-    after = scrape(
-        'nv_inference_count{model="a",version="1"} 50\nnv_inference_exec_count{model="a",version="1"} 9\n'
-    )
+    before = scrape(text.format(10, 5))
+    after = scrape(text.format(50, 9))
     d = delta(before, after, "a")
     assert d["nv_inference_count"] / d["nv_inference_exec_count"] == 10.0
 
