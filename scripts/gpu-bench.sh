@@ -41,7 +41,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 rm -rf "$WORK" && mkdir -p "$WORK"
 "$PY3" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet --no-index --find-links "$BUNDLE/wheels" \
-  numpy==1.26.4 requests PyYAML protobuf grpcio python-rapidjson packaging
+  numpy==1.26.4 requests PyYAML protobuf grpcio typing-extensions python-rapidjson packaging
 tar -C "$WORK" -xJf "$BUNDLE/triton.tar.xz"
 SITE=$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 mv "$WORK/tritonclient" "$SITE/"
@@ -50,17 +50,19 @@ TORCH_SITE=$("$TORCH_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_
 echo "$TORCH_SITE" > "$SITE/zz_torch_site.pth"
 "$WORK/venv/bin/python" -c 'import numpy, torch; print("numpy", numpy.__version__, "torch", torch.__version__, "cuda", torch.cuda.is_available())'
 
-CUDART=$(dirname "$(find "$TORCH_SITE/nvidia" "$WORK/nvidia_pytriton.libs" -name 'libcudart.so.1*' 2>/dev/null | head -1)")
 export TRITON_HOME="$WORK/pytriton/tritonserver"
 export TRITON_LIBS="$WORK/nvidia_pytriton.libs"
 export PERF_ANALYZER="$WORK/bin/perf_analyzer"
-export CUDART_LIB_DIR="$CUDART:$TRITON_LIBS"
+# perf_analyzer links libcudart.so.12 and libb64.so.0d by their plain names; the
+# server's own copies carry hashed names: link them under the plain ones.
+mkdir -p "$WORK/lib"
+ln -sf "$(ls "$TRITON_LIBS"/libcudart-*.so.12* | head -1)" "$WORK/lib/libcudart.so.12"
+ln -sf "$(ls "$TRITON_LIBS"/libb64-*.so.0d | head -1)" "$WORK/lib/libb64.so.0d"
+export CUDART_LIB_DIR="$WORK/lib"
 export LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export TRITON_WORK_DIR="$WORK/triton"
 export PYTHONPATH="$PWD"
-# perf_analyzer links libb64 by its Debian name; the server's copy has a hashed name.
-mkdir -p "$WORK/lib" && ln -sf "$(ls "$TRITON_LIBS"/libb64-*.so.0d | head -1)" "$WORK/lib/libb64.so.0d"
-export CUDART_LIB_DIR="$CUDART_LIB_DIR:$WORK/lib"
+export BENCH_NOTE="Triton 2.51 from nvidia-pytriton 0.7.0, perf_analyzer from tritonclient 2.51.0 (scripts/gpu-bundle.sh)"
 echo "setup took $(( $(date +%s) - start )) s"
 
 set +e

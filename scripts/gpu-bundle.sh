@@ -18,7 +18,7 @@ mkdir -p "$OUT/wheels"
   --python-version "$GPU_PYTHON" --implementation cp --abi "cp${GPU_PYTHON/./}" \
   --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
   --platform manylinux_2_28_x86_64 --platform any -d "$OUT/wheels" \
-  $(grep -E '^(numpy|requests|urllib3|idna|certifi|charset-normalizer|PyYAML|protobuf|grpcio|python-rapidjson|packaging)==' constraints.txt)
+  $(grep -E '^(numpy|requests|urllib3|idna|certifi|charset-normalizer|PyYAML|protobuf|grpcio|typing[-_]extensions|python-rapidjson|packaging)==' constraints.txt)
 SP=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 # tritonclient's wheel carries perf_analyzer twice (as perf_client too): ship its
 # pure-Python package and one perf_analyzer instead, inside the xz tarball.

@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     data = write_input_data(args.out / "prompts.json")
-    settings = TritonSettings(repo=args.repo, models=tuple(models))
+    # Models are loaded by bench_model with the arm's config (and --weights), not at start.
+    settings = TritonSettings(repo=args.repo, models=tuple(models), load_at_start=False)
     if args.threads is not None:
         settings = replace(settings, cpu_threads=args.threads)
     host = machine()

@@ -234,6 +234,8 @@ def machine() -> dict[str, Any]:
             info["gpu"] = gpu.stdout.strip().splitlines()[0]
     except (OSError, subprocess.TimeoutExpired):
         pass
+    if os.environ.get("BENCH_NOTE"):
+        info["note"] = os.environ["BENCH_NOTE"]
     for pkg in ("tritonclient", "nvidia-pytriton"):
         try:
             info[pkg] = metadata.version(pkg)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the Python backend stub
 
-from minilm import MiniLM, weights_dir
+from minilm import STAND_IN, MiniLM, weights_dir
 
 
 def _param(config: dict, key: str, default: str) -> str:
@@ -38,7 +38,7 @@ class TritonPythonModel:
         if args.get("model_instance_kind") == "GPU":
             device = f"cuda:{args['model_instance_device_id']}"
         explicit = _param(config, "weights_dir", "")
-        if explicit and not Path(explicit).is_absolute():
+        if explicit and explicit != STAND_IN and not Path(explicit).is_absolute():
             explicit = str(Path(args["model_repository"]) / args["model_version"] / explicit)
         self.encoder = MiniLM(
             weights_dir(explicit or None),
