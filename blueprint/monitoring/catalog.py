@@ -189,11 +189,13 @@ def check_expression(
     return problems
 
 
+_TAIL = r"[a-z0-9_]*[a-z0-9]"
 METRIC_NAME_IN_TEXT = re.compile(
-    r"\b(?:nv_[a-z_]+|DCGM_FI_[A-Z_]+|kube_[a-z_]+|karpenter_[a-z_]+|aws_sagemaker_[a-z0-9_]+"
-    r"|llm_inference:[a-z0-9_:]+)\b"
+    rf"\b(?:nv_{_TAIL}|DCGM_FI_[A-Z0-9_]*[A-Z0-9]|kube_{_TAIL}|karpenter_{_TAIL}"
+    rf"|aws_sagemaker_{_TAIL}|llm_inference:[a-z0-9_:]*[a-z0-9])\b"
 )
-"""Metric-looking words in prose (runbooks), checked besides their PromQL blocks."""
+"""Metric-looking words in prose (runbooks), checked besides their PromQL blocks. A name
+must end in a letter or digit: ``grep '^nv_cache_'`` is a prefix, not a metric."""
 
 
 def names_in_text(text: str) -> set[str]:
