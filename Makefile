@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean
+.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean alerts
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a
 
 demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with a summary
 	$(PY) -m blueprint.demo --build $(BUILD)
+
+alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config
+	$(PY) -m blueprint.monitoring.promtool
+	amtool check-config monitoring/alertmanager/alertmanager.yaml
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)

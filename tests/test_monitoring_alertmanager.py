@@ -45,8 +45,16 @@ def routes(config_path: Path, labels: dict[str, str]) -> list[str]:
         am.with_receivers(
             am.load(),
             {
-                "serving-pager": {"pagerduty_configs": [{"routing_key": "x" * 32}]},
-                "heartbeat": {"webhook_configs": [{"url": "https://hc-ping.com/uuid"}]},
+                # The README's example, as a fork fills it in.
+                "serving-pager": {
+                    "pagerduty_configs": [{"routing_key_file": "/etc/alertmanager/secrets/pd/key"}]
+                },
+                "serving-ticket": {
+                    "slack_configs": [{"api_url_file": "/etc/slack/url", "channel": "#llm-serving"}]
+                },
+                "heartbeat": {
+                    "webhook_configs": [{"url": "https://hc-ping.com/uuid", "send_resolved": False}]
+                },
             },
         ),
     ],

@@ -313,6 +313,13 @@ class MonitoringConfig(Model):
     retention_days: int = Field(default=15, ge=1, le=400)
     alert_emails: list[Email] = Field(default_factory=list)
     runbook_base_url: Annotated[str, _matching(r"https://\S+", "an https:// URL")]
+    prometheus_adapter_version: ChartVersion = Field(
+        default="5.3.0", description="prometheus-community/prometheus-adapter chart (HPA metric)"
+    )
+    cloudwatch_exporter_version: ChartVersion = Field(
+        default="0.50.0",
+        description="prometheus-community/prometheus-yet-another-cloudwatch-exporter chart",
+    )
 
 
 class BudgetConfig(Model):
