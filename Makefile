@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean alerts
+.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean gpu-wheels gpu-check alerts
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -64,3 +64,9 @@ alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules,
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)
+
+gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2
+
+gpu-check: ## check this machine's GPUs against GPU_SPEC (default '1 x H200-141GB, MIG disabled'), read-only
+	scripts/gpu-node-check.sh $(if $(GPU_SPEC),'$(GPU_SPEC)')

@@ -55,6 +55,25 @@ def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _oidc_provider(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    url = str(inputs.get("url", name)).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{url}"}
+
+
+def _sqs_queue(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    queue = inputs.get("name", name)
+    return {
+        "arn": f"arn:aws:sqs:us-east-1:{FAKE_ACCOUNT}:{queue}",
+        "url": f"https://sqs.us-east-1.amazonaws.com/{FAKE_ACCOUNT}/{queue}",
+    }
+
+
+def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    account = inputs.get("accountId", name)
+    project = inputs.get("project", "offline-project")
+    return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
+
+
 COMPUTED: dict[str, Computed] = {
     "aws:iam/role:Role": _aws_arn("iam", "role/"),
     "aws:iam/policy:Policy": _aws_arn("iam", "policy/"),
@@ -63,7 +82,13 @@ COMPUTED: dict[str, Computed] = {
         "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
         "bucket": inputs.get("bucket", name),
     },
-    "aws:sqs/queue:Queue": _aws_arn("sqs", ""),
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {
+        "arn": f"arn:aws:ec2:us-east-1:{FAKE_ACCOUNT}:launch-template/lt-{_digest(name)}",
+        "latestVersion": 1,
+    },
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
     "aws:sns/topic:Topic": _aws_arn("sns", ""),
     "aws:cloudwatch/logGroup:LogGroup": _aws_arn("logs", "log-group:"),
     "aws:eks/cluster:Cluster": _eks_cluster,
