@@ -29,14 +29,16 @@ from blueprint.capacity import (
 )
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
+from blueprint.monitoring.wiring import monitoring_args
 from components.aws.eks import EksCluster, EksClusterArgs
-from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
+from components.aws.gpu_capacity import KARPENTER_NAMESPACE, AwsGpuCapacity, AwsGpuCapacityArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.gcp.gke import GkeCluster, GkeClusterArgs
 from components.gcp.gpu_pools import GkeGpuPools, GkeGpuPoolsArgs
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE, GcpNetwork, GcpNetworkArgs
 from components.k8s.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.k8s.handle import ClusterHandle
+from components.k8s.monitoring import YACE_SERVICE_ACCOUNT, Monitoring
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,45 @@ def build_clusters(
     return handles
 
 
+# ---------------------------------------------------------------------------
+# Monitoring (issue 5): one monitoring stack per cluster; the CloudWatch exporter for
+# the SageMaker Serverless endpoints runs on the first AWS cluster, with an IRSA role.
+
+
+def build_monitoring(
+    cfg: StackConfig,
+    stack: str,
+    clusters: dict[str, ClusterHandle],
+    aws_base: AwsFoundation | None,
+) -> dict[str, Monitoring]:
+    if cfg.monitoring is None:
+        return {}
+    namespace = "monitoring"
+    aws_clusters = sorted(n for n, h in clusters.items() if h.cloud == "aws")
+    wants_cloudwatch = any(e.cloud.value == "aws" for e in cfg.serverless.values())
+    out: dict[str, Monitoring] = {}
+    for name, handle in sorted(clusters.items()):
+        trust = None
+        providers: list[pulumi.ProviderResource] = [handle.provider]
+        if wants_cloudwatch and aws_base is not None and aws_clusters[:1] == [name]:
+            trust = handle.irsa_assume_role_policy(namespace, YACE_SERVICE_ACCOUNT)
+            providers.append(aws_base.provider)
+        out[name] = Monitoring(
+            f"{stack}-{name}-monitoring",
+            monitoring_args(
+                cfg,
+                stack,
+                name,
+                karpenter_namespace=KARPENTER_NAMESPACE
+                if handle.cloud == "aws" and handle.pools
+                else None,
+                cloudwatch_trust_policy=trust,
+            ),
+            opts=pulumi.ResourceOptions(providers=providers),
+        )
+    return out
+
+
 def pool_outputs(specs: dict[str, PoolSpec]) -> dict[str, dict[str, object]]:
     """What each GPU pool offers, for other stacks and for the cost report."""
     return {
@@ -305,6 +346,7 @@ def main() -> None:
     aws_base = build_aws(cfg, stack)
     gcp_base = build_gcp(cfg, stack)
     clusters = build_clusters(cfg, stack, aws_base, gcp_base)
+    build_monitoring(cfg, stack, clusters, aws_base)
 
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)

@@ -25,6 +25,7 @@ from tests.conftest import REPO
 
 PROGRAM = """
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from blueprint.config import load_stack_file, stack_file
 from blueprint.monitoring.wiring import monitoring_args
@@ -32,11 +33,12 @@ from components.k8s.monitoring import Monitoring
 
 cfg = load_stack_file(stack_file("prod"))
 provider = k8s.Provider("core-aws", kubeconfig="{}")
+aws_provider = aws.Provider("aws", region="us-east-1")
 monitoring = Monitoring(
     "prod-core-aws-monitoring",
     monitoring_args(cfg, "prod", "core-aws", karpenter_namespace="karpenter",
-                    cloudwatch_role_arn="arn:aws:iam::123456789012:role/yace"),
-    opts=pulumi.ResourceOptions(provider=provider),
+                    cloudwatch_trust_policy='{"Version": "2012-10-17", "Statement": []}'),
+    opts=pulumi.ResourceOptions(providers=[provider, aws_provider]),
 )
 pulumi.export("namespace", monitoring.namespace)
 pulumi.export("hpaMetric", monitoring.hpa_queue_metric)
@@ -69,7 +71,9 @@ def test_every_child_is_parented_and_named_after_the_component(plan: Plan) -> No
     assert len(children) >= 10
     for child in children:
         assert child["name"].startswith("prod-core-aws-monitoring-"), child["name"]
-        assert child["provider"].endswith("::core-aws")
+        assert child["provider"].endswith(
+            "::core-aws" if "kubernetes" in child["type"] else "::aws"
+        )
     assert plan.outputs == {"namespace": "monitoring", "hpaMetric": autoscaling.HPA_QUEUE_METRIC}
 
 
@@ -148,7 +152,8 @@ def test_service_monitors(plan: Plan) -> None:
     monitors = {
         r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in custom(plan, "ServiceMonitor")
     }
-    assert set(monitors) == {"triton", "dcgm-exporter", "karpenter"}
+    # The GPU Operator scrapes its DCGM exporter itself; a second monitor would duplicate it.
+    assert set(monitors) == {"triton", "karpenter"}
     triton = monitors["triton"]
     assert triton["selector"]["matchLabels"] == {"app.kubernetes.io/name": "triton"}
     assert triton["namespaceSelector"] == {"any": True}
@@ -160,7 +165,9 @@ def test_service_monitors(plan: Plan) -> None:
         "deployment": ["__meta_kubernetes_pod_label_llm_inference_deployment"],
         "tenant": ["__meta_kubernetes_pod_label_llm_inference_tenant"],
     }
-    assert monitors["dcgm-exporter"]["endpoints"][0]["honorLabels"] is True
+    assert monitors["karpenter"]["namespaceSelector"] == {"matchNames": ["karpenter"]}
+    dcgm = mon.dcgm_service_monitor_spec("gpu-operator")
+    assert dcgm["endpoints"][0]["honorLabels"] is True
 
 
 def test_prometheus_adapter_serves_the_hpa_metric(
@@ -176,10 +183,22 @@ def test_prometheus_adapter_serves_the_hpa_metric(
 
 
 def test_cloudwatch_exporter_fetches_what_the_rules_read(plan: Plan) -> None:
-    yace = release(plan, "cloudwatch-exporter")["inputs"]
+    record = release(plan, "cloudwatch-exporter")
+    yace = record["inputs"]
     assert yace["chart"] == "prometheus-yet-another-cloudwatch-exporter"
-    sa = yace["values"]["serviceAccount"]["annotations"]
-    assert sa["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/yace"
+    sa = yace["values"]["serviceAccount"]
+    assert sa["name"] == mon.YACE_SERVICE_ACCOUNT
+    role = one(plan, "aws:iam/role:Role", "prod-core-aws-monitoring-cloudwatch-exporter")
+    assert role["urn"] in record["dependencies"]
+    assert sa["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        ":role/prod-core-aws-monitoring-cloudwatch-exporter"
+    )
+    policy = one(
+        plan, "aws:iam/rolePolicy:RolePolicy", "prod-core-aws-monitoring-cloudwatch-exporter"
+    )
+    actions = json.loads(policy["inputs"]["policy"])["Statement"][0]["Action"]
+    assert "cloudwatch:GetMetricData" in actions
+    assert "tag:GetResources" in actions
     (job,) = yaml.safe_load(yace["values"]["config"])["discovery"]["jobs"]
     assert job["type"] == "AWS/SageMaker"
     fetched = {m["name"]: m["statistics"] for m in job["metrics"]}

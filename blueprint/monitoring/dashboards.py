@@ -233,7 +233,7 @@ def serving() -> Dashboard:
 
 
 def gpus() -> Dashboard:
-    slice_legend = "{{node}} GPU {{gpu}} {{GPU_I_PROFILE}} #{{GPU_I_ID}}"
+    slice_legend = "{{Hostname}} GPU {{gpu}} {{GPU_I_PROFILE}} #{{GPU_I_ID}}"
     return Dashboard(
         uid="llm-inference-gpus",
         title="LLM inference / GPUs",
@@ -269,14 +269,16 @@ def gpus() -> Dashboard:
             ),
             Panel(
                 "Last XID error per GPU",
-                [("max by (node, gpu) (DCGM_FI_DEV_XID_ERRORS)", "{{node}} GPU {{gpu}}")],
+                [("max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS)", "{{Hostname}} GPU {{gpu}}")],
             ),
-            Panel("Power draw", [("DCGM_FI_DEV_POWER_USAGE", "{{node}} GPU {{gpu}}")], unit="watt"),
+            Panel(
+                "Power draw", [("DCGM_FI_DEV_POWER_USAGE", "{{Hostname}} GPU {{gpu}}")], unit="watt"
+            ),
             Panel(
                 "Heavy-tier GPUs idle for an hour",
                 [
                     (
-                        "count(max by (node, gpu, modelName) "
+                        "count(max by (Hostname, gpu, modelName) "
                         "(avg_over_time(DCGM_FI_PROF_GR_ENGINE_ACTIVE[1h])) < 0.05 "
                         'and on (modelName) llm_inference:gpu_hourly_usd{tier="heavy"})',
                         "idle heavy GPUs",

@@ -84,12 +84,12 @@ def monitoring_args(
     *,
     receivers: Mapping[str, Mapping[str, Any]] | None = None,
     karpenter_namespace: str | None = None,
-    cloudwatch_role_arn: pulumi.Input[str] | None = None,
+    cloudwatch_trust_policy: pulumi.Input[str] | None = None,
 ) -> MonitoringArgs:
     """The monitoring component's arguments for ``cluster`` of stack ``stack``.
 
-    ``cloudwatch_role_arn`` (an IRSA role) turns on YACE for the stack's SageMaker
-    Serverless endpoints on an AWS cluster.
+    ``cloudwatch_trust_policy`` (the IRSA trust policy of the exporter's service account)
+    turns on YACE for the stack's SageMaker Serverless endpoints on an AWS cluster.
     """
     if cfg.monitoring is None:
         raise ValueError("the stack has no monitoring section")
@@ -99,13 +99,12 @@ def monitoring_args(
     config = alertmanager.load()
     if receivers:
         config = alertmanager.with_receivers(config, receivers)
-    has_gpus = any(p.cluster == cluster and p.tier.value != "cpu" for p in cfg.gpu_pools.values())
     cloudwatch = None
-    if cloudwatch_role_arn is not None and cluster_cfg.cloud == Cloud.AWS and cfg.aws is not None:
+    if cloudwatch_trust_policy is not None and cluster_cfg.cloud == Cloud.AWS and cfg.aws:
         cloudwatch = CloudWatchExporterArgs(
             chart_version=mon.cloudwatch_exporter_version,
             region=cfg.aws.region,
-            role_arn=cloudwatch_role_arn,
+            trust_policy=cloudwatch_trust_policy,
             metrics=cloudwatch_metrics(),
         )
     return MonitoringArgs(
@@ -117,7 +116,9 @@ def monitoring_args(
         alertmanager_config=config,
         dashboards=dashboards.all_dashboards(),
         ksm_label_allowlist=load_metric_catalog().allowlist,
-        dcgm_namespace="gpu-operator" if has_gpus else None,
+        # The GPU Operator's own ServiceMonitor scrapes the DCGM exporter on EKS
+        # (components/k8s/gpu_operator.py); GKE runs no DCGM exporter of ours.
+        dcgm_namespace=None,
         karpenter_namespace=karpenter_namespace,
         cloudwatch=cloudwatch,
     )

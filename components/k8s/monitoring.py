@@ -10,12 +10,13 @@ Creates, in the ``monitoring`` namespace of the cluster its provider points at:
   has its own Watchdog);
 - one ``PrometheusRule`` per rendered rule file (native custom resources, so policies
   and reviewers see every rule in the plan);
-- ``ServiceMonitor``s: Triton (selector :data:`TRITON_SELECTOR`, port ``metrics``), the
-  GPU Operator's DCGM exporter, and Karpenter where the cluster runs it;
+- ``ServiceMonitor``s: Triton (selector :data:`TRITON_SELECTOR`, port ``metrics``),
+  Karpenter where the cluster runs it, and a DCGM exporter when asked (the GPU
+  Operator scrapes its own);
 - prometheus-adapter (Helm, pinned) serving
   :data:`blueprint.monitoring.autoscaling.HPA_QUEUE_METRIC` to HPAs;
-- the CloudWatch exporter YACE (Helm, pinned) for SageMaker Serverless endpoints, when
-  ``args.cloudwatch`` is given;
+- the CloudWatch exporter YACE (Helm, pinned) for SageMaker Serverless endpoints, with
+  its IAM role (IRSA), when ``args.cloudwatch`` is given;
 - one ConfigMap per Grafana dashboard, labelled ``grafana_dashboard: "1"``.
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
@@ -47,6 +49,8 @@ TRITON_POD_LABELS: Mapping[str, str] = {
 }
 """Pod labels copied onto every Triton series, as the label on the right."""
 DASHBOARD_LABEL = "grafana_dashboard"
+YACE_SERVICE_ACCOUNT = "cloudwatch-exporter"
+"""The CloudWatch exporter's service account (its IAM role trusts exactly this one)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,9 +59,11 @@ class CloudWatchExporterArgs:
 
     chart_version: str
     region: str
-    role_arn: pulumi.Input[str]
-    """IAM role for the exporter's service account (IRSA): cloudwatch:GetMetricData,
-    cloudwatch:ListMetrics, tag:GetResources."""
+    trust_policy: pulumi.Input[str]
+    """IRSA trust policy letting the exporter's service account (namespace ``monitoring``,
+    :data:`YACE_SERVICE_ACCOUNT`) assume the role this component creates
+    (``ClusterHandle.irsa_assume_role_policy``). The component's options must carry an
+    AWS provider besides the Kubernetes one."""
     metrics: Mapping[str, Sequence[str]]
     """CloudWatch metric name -> statistics (monitoring/metrics/cloudwatch.yaml)."""
 
@@ -79,8 +85,10 @@ class MonitoringArgs:
     """kube-state-metrics labels by resource (monitoring/metrics/kube-state-metrics.yaml)."""
     namespace: str = "monitoring"
     scrape_interval: str = "30s"
-    dcgm_namespace: str | None = "gpu-operator"
-    """Where the GPU Operator runs the DCGM exporter; None when the cluster has no GPUs."""
+    dcgm_namespace: str | None = None
+    """Scrape a DCGM exporter Service (``app: nvidia-dcgm-exporter``) in this namespace.
+    None (the default) where the GPU Operator's own ServiceMonitor already scrapes it
+    (components/k8s/gpu_operator.py) or the cluster has none: two would duplicate series."""
     karpenter_namespace: str | None = None
     cloudwatch: CloudWatchExporterArgs | None = None
     extra_values: Mapping[str, Any] = field(default_factory=dict)
@@ -211,7 +219,25 @@ def karpenter_service_monitor_spec(namespace: str) -> dict[str, Any]:
     }
 
 
-def yace_values(cw: CloudWatchExporterArgs) -> dict[str, Any]:
+CLOUDWATCH_READ_POLICY: Mapping[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "cloudwatch:GetMetricData",
+                "cloudwatch:GetMetricStatistics",
+                "cloudwatch:ListMetrics",
+                "tag:GetResources",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+"""What YACE needs to discover SageMaker endpoints by tag and read their metrics."""
+
+
+def yace_values(cw: CloudWatchExporterArgs, role_arn: pulumi.Input[str]) -> dict[str, Any]:
     config = {
         "apiVersion": "v1alpha1",
         "sts-region": cw.region,
@@ -231,7 +257,10 @@ def yace_values(cw: CloudWatchExporterArgs) -> dict[str, Any]:
         },
     }
     return {
-        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": cw.role_arn}},
+        "serviceAccount": {
+            "name": YACE_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+        },
         "serviceMonitor": {"enabled": True, "interval": "60s"},
         "config": yaml.safe_dump(config, sort_keys=False),
     }
@@ -286,16 +315,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=after_crds,
         )
         if args.cloudwatch is not None:
-            k8s.helm.v3.Release(
-                f"{name}-cloudwatch-exporter",
-                name="cloudwatch-exporter",
-                chart="prometheus-yet-another-cloudwatch-exporter",
-                version=args.cloudwatch.chart_version,
-                repository_opts={"repo": CHART_REPO},
-                namespace=args.namespace,
-                values=yace_values(args.cloudwatch),
-                opts=after_crds,
-            )
+            self._create_cloudwatch_exporter(args.cloudwatch, after_crds)
 
         self.namespace = ns.metadata.apply(lambda _: args.namespace)
         self.prometheus_url = pulumi.Output.from_input(prometheus_url(args.namespace))
@@ -317,6 +337,31 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": CHART_REPO},
             namespace=self._args.namespace,
             values=kube_prometheus_stack_values(self._args),
+            opts=opts,
+        )
+
+    def _create_cloudwatch_exporter(
+        self, cw: CloudWatchExporterArgs, opts: pulumi.ResourceOptions
+    ) -> None:
+        role = aws.iam.Role(
+            f"{self._name}-cloudwatch-exporter",
+            assume_role_policy=cw.trust_policy,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-cloudwatch-exporter",
+            role=role.id,
+            policy=json.dumps(CLOUDWATCH_READ_POLICY),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.helm.v3.Release(
+            f"{self._name}-cloudwatch-exporter",
+            name="cloudwatch-exporter",
+            chart="prometheus-yet-another-cloudwatch-exporter",
+            version=cw.chart_version,
+            repository_opts={"repo": CHART_REPO},
+            namespace=self._args.namespace,
+            values=yace_values(cw, role.arn),
             opts=opts,
         )
 
