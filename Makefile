@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden clean gpu-wheels gpu-check alerts
+.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP) ## mypy
-	$(VENV)/bin/mypy blueprint components stacks
+	$(VENV)/bin/mypy blueprint components stacks policies
 
 unit: $(STAMP) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -51,6 +51,9 @@ test: $(STAMP) system-deps lint typecheck ## the whole suite: lint, types, tests
 
 preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
 	$(PY) -m blueprint.preview $(if $(STACK),$(STACK),$(STACKS)) --out $(BUILD)/plan
+
+cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta against that ref
+	$(PY) -m blueprint.cost $(if $(BASE),--base $(BASE),)
 
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m blueprint.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden

@@ -29,10 +29,13 @@ from blueprint.capacity import (
 )
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
+from blueprint.cost import estimate
 from blueprint.monitoring.wiring import monitoring_args
+from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.gpu_capacity import KARPENTER_NAMESPACE, AwsGpuCapacity, AwsGpuCapacityArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.gcp.budget import GcpBudget, GcpBudgetArgs
 from components.gcp.gke import GkeCluster, GkeClusterArgs
 from components.gcp.gpu_pools import GkeGpuPools, GkeGpuPoolsArgs
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE, GcpNetwork, GcpNetworkArgs
@@ -339,6 +342,52 @@ def _cluster_outputs(handle: ClusterHandle | None) -> dict[str, object]:
     return extra
 
 
+def build_budgets(
+    cfg: StackConfig, stack: str, aws_base: AwsFoundation | None, gcp_base: GcpFoundation | None
+) -> None:
+    """A budget per cloud the stack uses; the stack's budget is split between the
+    clouds in proportion to their estimated ceilings, and each cloud's ceiling is a
+    forecast threshold of its budget."""
+    if cfg.budget is None:
+        return
+    per_cloud = estimate(cfg, stack).by_cloud()
+    total = sum(ceiling for _floor, ceiling in per_cloud.values())
+
+    def share(cloud: str) -> tuple[float, float | None]:
+        ceiling = per_cloud.get(cloud, (0.0, 0.0))[1]
+        if total <= 0:
+            return cfg.budget.monthly_usd, None  # type: ignore[union-attr]
+        return cfg.budget.monthly_usd * ceiling / total, ceiling  # type: ignore[union-attr]
+
+    if aws_base is not None:
+        limit, ceiling = share("aws")
+        AwsBudget(
+            f"{stack}-aws-budget",
+            AwsBudgetArgs(
+                stack=stack,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=aws_base.provider),
+        )
+    if gcp_base is not None and cfg.gcp is not None and cfg.gcp.billing_account:
+        limit, ceiling = share("gcp")
+        GcpBudget(
+            f"{stack}-gcp-budget",
+            GcpBudgetArgs(
+                project=cfg.gcp.project,
+                billing_account=cfg.gcp.billing_account,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=gcp_base.provider),
+        )
+
+
 def main() -> None:
     cfg = from_pulumi()
     stack = pulumi.get_stack()
@@ -347,6 +396,7 @@ def main() -> None:
     gcp_base = build_gcp(cfg, stack)
     clusters = build_clusters(cfg, stack, aws_base, gcp_base)
     build_monitoring(cfg, stack, clusters, aws_base)
+    build_budgets(cfg, stack, aws_base, gcp_base)
 
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)

@@ -298,6 +298,14 @@ class ServingConfig(Model):
 # Serverless, routing, edge
 
 
+class ExpectedTraffic(Model):
+    """What a serverless endpoint is expected to serve; the cost estimate prices it."""
+
+    requests_per_month: int = Field(default=0, ge=0)
+    mean_duration_ms: float = Field(default=0, ge=0, description="billed compute time per request")
+    mean_payload_kb: float = Field(default=0, ge=0, description="request plus response size")
+
+
 class ServerlessEndpoint(Model):
     cloud: Cloud
     image: PinnedImage
@@ -307,6 +315,7 @@ class ServerlessEndpoint(Model):
     max_concurrency: int = Field(ge=1)
     provisioned_concurrency: int = Field(default=0, ge=0)
     instance: str | None = Field(default=None, description="Vertex AI machine type")
+    expected_traffic: ExpectedTraffic = Field(default_factory=ExpectedTraffic)
 
 
 class RouteTarget(Model):

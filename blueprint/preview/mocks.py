@@ -141,7 +141,8 @@ class BlueprintMocks(pulumi.runtime.Mocks):
             return {"name": region, "region": region, "id": region}, None
         if invoke == "gcp:organizations/getProject:getProject":
             project = str(args.args.get("projectId") or "offline-project")
-            return {"projectId": project, "number": "123456789012", "name": project}, None
+            # A list of failures, not None: the SDK iterates over it.
+            return {"projectId": project, "number": "123456789012", "name": project}, []
         raise NotImplementedError(
             f"the offline preview has no answer for invoke {invoke!r}; "
             "add one to blueprint/preview/mocks.py or avoid the lookup (deterministic programs)"

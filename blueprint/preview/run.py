@@ -10,7 +10,7 @@ from typing import Any
 from blueprint.config import ConfigError, ConfigIssue, read_stack_file, stack_file, validate_config
 from blueprint.config.loader import STACK_DIR, display_path
 from blueprint.config.schema import StackConfig
-from blueprint.preview.recorder import Plan, record_program
+from blueprint.preview.recorder import PROGRAM, Plan, record_program
 
 
 @dataclass
@@ -26,7 +26,9 @@ def core_of(config: StackConfig) -> str | None:
     return config.edge.core_stack.rsplit("/", 1)[-1] if config.edge else None
 
 
-def preview_stacks(stacks: Sequence[str], stack_dir: Path = STACK_DIR) -> list[StackResult]:
+def preview_stacks(
+    stacks: Sequence[str], stack_dir: Path = STACK_DIR, program: Path = PROGRAM
+) -> list[StackResult]:
     """Preview ``stacks`` in one process; a referenced core stack is previewed first.
 
     A stack whose configuration is invalid is reported and skipped: nothing of it
@@ -59,7 +61,7 @@ def preview_stacks(stacks: Sequence[str], stack_dir: Path = STACK_DIR) -> list[S
         if core is not None and core not in outputs:
             results[stack] = StackResult(stack, None, config, _missing_core(stack, core, stack_dir))
             continue
-        plan = record_program(stack, raw, outputs)
+        plan = record_program(stack, raw, outputs, program=program)
         outputs[stack] = plan.outputs
         results[stack] = StackResult(stack, plan, config)
     return [results[s] for s in stacks]
