@@ -8,6 +8,8 @@ alert must fire in Prometheus, reach Alertmanager and the webhook, and resolve.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,3 +107,19 @@ def test_down_target_fires_reaches_the_webhook_and_resolves(tmp_path: Path) -> N
             assert resolved is not None, "no resolved notification"
             took = time.monotonic() - recovered
             print(f"TritonDown: recovery to resolved notification {took:.1f} s")
+
+
+def test_cli_refuses_bad_input_without_a_traceback(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "blueprint.local.observability", *args],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+
+    bad_port = run("--prometheus-port", "70000")
+    assert bad_port.returncode == 2
+    assert "--prometheus-port: 70000 is not a port" in bad_port.stderr
+    unknown = run("--models", "nope", "--work-dir", str(tmp_path))
+    assert unknown.returncode == 1
+    assert "monitoring/slo.yaml: model 'nope' has no objectives" in unknown.stderr
+    assert "Traceback" not in bad_port.stderr + unknown.stderr
