@@ -16,10 +16,20 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
 
 from blueprint import outputs as out
 from blueprint import tags
 from blueprint.config import StackConfig, from_pulumi
+from blueprint.model_pins import model_pins
+from blueprint.tiered import (
+    build_dns,
+    build_routing,
+    build_serverless,
+    check_edge_against_core,
+    routing_export,
+    served_models,
+)
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 
@@ -96,9 +106,42 @@ def main() -> None:
     aws_base = build_aws(cfg, stack)
     gcp_base = build_gcp(cfg, stack)
 
+    core = None
+    pins = model_pins(served_models(cfg))
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)
         pulumi.export(out.CORE_STACK, core.name)
+        pulumi.export(out.EDGE_ALIGNMENT, check_edge_against_core(cfg, pins, core))
+
+    # Serverless endpoints, tiered routing and DNS (blueprint/tiered.py).
+    serverless = build_serverless(
+        cfg,
+        stack,
+        aws_provider=aws_base.provider if aws_base else None,
+        gcp_provider=gcp_base.provider if gcp_base else None,
+        gcp_network=(gcp_base.network.network_id, gcp_base.network.subnet_id) if gcp_base else None,
+    )
+    # The routing goes on routing.entryCluster through its Kubernetes provider; pass
+    # {cluster name: provider} here once the clusters are built in this program.
+    k8s_providers: dict[str, k8s.Provider] = {}
+    routing = build_routing(cfg, stack, k8s_providers, serverless, core)
+    for key, value in build_dns(
+        cfg, stack, aws_provider=aws_base.provider if aws_base else None, routing=routing, core=core
+    ).items():
+        pulumi.export(key, value)
+    pulumi.export(out.MODEL_PINS, pins)
+    if (exported := routing_export(cfg)) is not None:
+        pulumi.export(out.ROUTING, exported)
+    pulumi.export(
+        out.SERVERLESS_ENDPOINTS,
+        {
+            **{
+                n: {"cloud": "aws", "name": e.endpoint_name}
+                for n, e in serverless.sagemaker.items()
+            },
+            **{n: {"cloud": "gcp", "name": e.endpoint_name} for n, e in serverless.vertex.items()},
+        },
+    )
 
     pulumi.export(out.ENVIRONMENT, cfg.environment.value)
     pulumi.export(
