@@ -11,7 +11,7 @@ the edge's check fails, its users get the core; that is the failover.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -30,7 +30,7 @@ class ApiZoneArgs:
 class ApiZone(pulumi.ComponentResource):
     zone_id: pulumi.Output[str]
     """The hosted zone's id."""
-    name_servers: pulumi.Output[list[str]]
+    name_servers: pulumi.Output[Sequence[str]]
     """Name servers the parent zone must delegate the subdomain to (NS records)."""
 
     def __init__(

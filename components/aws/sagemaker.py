@@ -283,11 +283,13 @@ class SageMakerServerless(pulumi.ComponentResource):
         config = aws.sagemaker.EndpointConfiguration(
             f"{self._name}-config",
             production_variants=[
-                {
-                    "variant_name": VARIANT,
-                    "model_name": model.name,
-                    "serverless_config": serverless,
-                }
+                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                    variant_name=VARIANT,
+                    model_name=model.name,
+                    serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                        **serverless
+                    ),
+                )
             ],
             tags=self._tags(model=a.repo_model),
             opts=self._child,
@@ -399,13 +401,9 @@ class SageMakerServerless(pulumi.ComponentResource):
         self, endpoint: aws.sagemaker.Endpoint, topic: aws.sns.Topic
     ) -> list[aws.cloudwatch.MetricAlarm]:
         a = self._args
-        dims = {"EndpointName": endpoint.name, "VariantName": VARIANT}
-        actions = [topic.arn, *a.alarm_topic_arns]
-        common: dict[str, object] = {
-            "alarm_actions": actions,
-            "ok_actions": actions,
-            "tags": self._tags(model=a.repo_model),
-        }
+        dims: dict[str, pulumi.Input[str]] = {"EndpointName": endpoint.name, "VariantName": VARIANT}
+        actions: list[pulumi.Input[str]] = [topic.arn, *a.alarm_topic_arns]
+        tags = self._tags(model=a.repo_model)
         cold = aws.cloudwatch.MetricAlarm(
             f"{self._name}-cold-start",
             name=f"{a.endpoint_name}-{ALARM_COLD_START}",
@@ -426,8 +424,10 @@ class SageMakerServerless(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             # No cold start means no data point: that is healthy.
             treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=tags,
             opts=self._child,
-            **common,  # type: ignore[arg-type]
         )
         errors = aws.cloudwatch.MetricAlarm(
             f"{self._name}-errors",
@@ -451,8 +451,10 @@ class SageMakerServerless(pulumi.ComponentResource):
             threshold=a.error_rate_percent,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=tags,
             opts=self._child,
-            **common,  # type: ignore[arg-type]
         )
         saturated = aws.cloudwatch.MetricAlarm(
             f"{self._name}-saturated",
@@ -472,15 +474,17 @@ class SageMakerServerless(pulumi.ComponentResource):
             threshold=a.saturation_ratio,
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=tags,
             opts=self._child,
-            **common,  # type: ignore[arg-type]
         )
         return [cold, errors, saturated]
 
 
 def _metric_query(
     query_id: str, metric: str, dims: Mapping[str, pulumi.Input[str]]
-) -> dict[str, object]:
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
     return {
         "id": query_id,
         "return_data": False,

@@ -219,7 +219,7 @@ class TieredRouting(pulumi.ComponentResource):
             metadata={"name": args.namespace, "labels": self._labels},
             opts=self._child,
         )
-        after = [ns]
+        after: list[pulumi.Resource] = [ns]
         if args.envoy_gateway_version is not None:
             after.append(self._install_envoy_gateway())
         gw = self._create_gateway(after)
@@ -312,24 +312,26 @@ class TieredRouting(pulumi.ComponentResource):
 
     def _create_load_balancer(self, gw: k8s.apiextensions.CustomResource) -> k8s.core.v1.Service:
         a = self._args
+        metadata: Any = {
+            "name": f"{self._name}-lb",
+            # Envoy Gateway runs the proxy pods in its own namespace.
+            "namespace": ENVOY_NAMESPACE,
+            "labels": self._labels,
+            "annotations": dict(a.load_balancer_annotations),
+        }
+        spec: Any = {
+            "type": "LoadBalancer",
+            "selector": {
+                "gateway.envoyproxy.io/owning-gateway-name": f"{self._name}-gateway",
+                "gateway.envoyproxy.io/owning-gateway-namespace": a.namespace,
+            },
+            "ports": [{"name": "https", "port": 443, "targetPort": LISTENER_PORT}],
+            "externalTrafficPolicy": "Local",
+        }
         return k8s.core.v1.Service(
             f"{self._name}-lb",
-            metadata={
-                "name": f"{self._name}-lb",
-                # Envoy Gateway runs the proxy pods in its own namespace.
-                "namespace": ENVOY_NAMESPACE,
-                "labels": self._labels,
-                "annotations": dict(a.load_balancer_annotations),
-            },
-            spec={
-                "type": "LoadBalancer",
-                "selector": {
-                    "gateway.envoyproxy.io/owning-gateway-name": f"{self._name}-gateway",
-                    "gateway.envoyproxy.io/owning-gateway-namespace": a.namespace,
-                },
-                "ports": [{"name": "https", "port": 443, "targetPort": LISTENER_PORT}],
-                "externalTrafficPolicy": "Local",
-            },
+            metadata=metadata,
+            spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[gw]),
         )
 
@@ -398,56 +400,59 @@ class TieredRouting(pulumi.ComponentResource):
             },
             opts=opts,
         )
-        deployment = k8s.apps.v1.Deployment(
-            f"{self._name}-sigv4",
-            metadata={"name": "sagemaker-sigv4", "namespace": ns, "labels": labels},
-            spec={
-                "replicas": 2,
-                "selector": {"matchLabels": {"app.kubernetes.io/name": "sagemaker-sigv4"}},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": "sagemaker-sigv4",
-                        "automountServiceAccountToken": True,
-                        "containers": [
-                            {
-                                "name": "sigv4",
-                                "image": proxy.image,
-                                "args": [
-                                    "--name",
-                                    "sagemaker",
-                                    "--region",
-                                    proxy.region,
-                                    "--host",
-                                    f"runtime.sagemaker.{proxy.region}.amazonaws.com",
-                                    "--port",
-                                    f":{SIGV4_PORT}",
-                                ],
-                                "ports": [{"name": "http", "containerPort": SIGV4_PORT}],
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": "64Mi"},
-                                    "limits": {"memory": "256Mi"},
-                                },
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "runAsNonRoot": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                            }
-                        ],
-                    },
+        spec: Any = {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "sagemaker-sigv4"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": "sagemaker-sigv4",
+                    "automountServiceAccountToken": True,
+                    "containers": [
+                        {
+                            "name": "sigv4",
+                            "image": proxy.image,
+                            "args": [
+                                "--name",
+                                "sagemaker",
+                                "--region",
+                                proxy.region,
+                                "--host",
+                                f"runtime.sagemaker.{proxy.region}.amazonaws.com",
+                                "--port",
+                                f":{SIGV4_PORT}",
+                            ],
+                            "ports": [{"name": "http", "containerPort": SIGV4_PORT}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "64Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
                 },
             },
+        }
+        meta: Any = {"name": "sagemaker-sigv4", "namespace": ns, "labels": labels}
+        deployment = k8s.apps.v1.Deployment(
+            f"{self._name}-sigv4",
+            metadata=meta,
+            spec=spec,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account])),
         )
+        service_spec: Any = {
+            "selector": {"app.kubernetes.io/name": "sagemaker-sigv4"},
+            "ports": [{"name": "http", "port": SIGV4_PORT, "targetPort": SIGV4_PORT}],
+        }
         service = k8s.core.v1.Service(
             f"{self._name}-sigv4",
-            metadata={"name": "sagemaker-sigv4", "namespace": ns, "labels": labels},
-            spec={
-                "selector": {"app.kubernetes.io/name": "sagemaker-sigv4"},
-                "ports": [{"name": "http", "port": SIGV4_PORT, "targetPort": SIGV4_PORT}],
-            },
+            metadata=meta,
+            spec=service_spec,
             opts=opts,
         )
         return [account, deployment, service]

@@ -70,7 +70,12 @@ def _class_target(
                 target.deployment,
             )
             return
-        if dep.cluster != cfg.routing.entry_cluster:
+        # An unknown cluster (or entry cluster) is reported once, by its own rule.
+        if (
+            entry_cloud is not None
+            and dep.cluster in cfg.clusters
+            and dep.cluster != cfg.routing.entry_cluster
+        ):
             yield ConfigIssue(
                 path,
                 f"runs on cluster {dep.cluster}, but the gateway is on routing.entryCluster "

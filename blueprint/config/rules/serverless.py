@@ -117,7 +117,7 @@ def sagemaker_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
                     f"must be <= maxConcurrency ({sm.max_concurrency})",
                     peak.provisioned_concurrency,
                 )
-            elif peak.provisioned_concurrency <= sm.provisioned_concurrency:
+            elif peak.provisioned_concurrency <= sm.provisioned_concurrency <= sm.max_concurrency:
                 yield ConfigIssue(
                     path,
                     "a peak must raise provisioned concurrency above the floor "
@@ -173,7 +173,7 @@ def vertex_bounds(cfg: StackConfig) -> Iterator[ConfigIssue]:
         elif inst.gpus:
             yield ConfigIssue(
                 (*base, "machineType"),
-                f"carries a {inst.gpu} GPU; managed endpoints here serve light CPU models: "
+                f"carries a GPU ({inst.gpu}); managed endpoints here serve light CPU models: "
                 "serve GPU models from a GPU pool deployment (models.*) or pick a CPU type",
                 vx.machine_type,
             )
