@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden clean
+.PHONY: help venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP) ## mypy
-	$(VENV)/bin/mypy blueprint components stacks
+	$(VENV)/bin/mypy blueprint components stacks policies
 
 unit: $(STAMP) $(GATEWAY_API_CHECK) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -60,6 +60,9 @@ test: $(STAMP) system-deps $(GATEWAY_API_CHECK) lint typecheck ## the whole suit
 preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
 	$(PY) -m blueprint.preview $(if $(STACK),$(STACK),$(STACKS)) --out $(BUILD)/plan
 
+cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta against that ref
+	$(PY) -m blueprint.cost $(if $(BASE),--base $(BASE),)
+
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m blueprint.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
 
@@ -68,3 +71,9 @@ demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with 
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)
+
+gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2
+
+gpu-check: ## check this machine's GPUs against GPU_SPEC (default '1 x H200-141GB, MIG disabled'), read-only
+	scripts/gpu-node-check.sh $(if $(GPU_SPEC),'$(GPU_SPEC)')

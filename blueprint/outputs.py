@@ -14,7 +14,11 @@ AWS_PRIVATE_SUBNET_IDS: Final = "awsPrivateSubnetIds"
 GCP_PROJECT: Final = "gcpProject"
 GCP_NETWORK: Final = "gcpNetwork"
 CLUSTERS: Final = "clusters"
-"""Map of cluster name -> {cloud, region}; later components add endpoints."""
+"""Map of cluster name -> {cloud, region, clusterName, endpoint} plus, on EKS,
+{oidcProviderArn, oidcIssuer} (IRSA) and, on GKE, {workloadPool} (Workload Identity)."""
+GPU_POOLS: Final = "gpuPools"
+"""Map of pool name -> {cluster, cloud, tier, gpuModel, instanceTypes, onDemandFloorNodes,
+maxNodes, ceilingGpus, capacityTypes, migLayout, labels}: the GPU capacity a stack offers."""
 MODEL_DEPLOYMENTS: Final = "modelDeployments"
 """Map of deployment name -> {cluster, repoModels, variant}: what the stack serves."""
 CORE_STACK: Final = "coreStack"

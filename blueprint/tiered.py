@@ -15,7 +15,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
 from blueprint import outputs as out
 from blueprint import tags
@@ -25,10 +24,13 @@ from components.aws.dns import ApiZone, ApiZoneArgs, RegionalApiRecord, Regional
 from components.aws.sagemaker import (
     ModelArtifact,
     Peak,
+    SageMakerInvoker,
+    SageMakerInvokerArgs,
     SageMakerServerless,
     SageMakerServerlessArgs,
 )
 from components.gcp.vertex import DriftArgs, GcsArtifact, VertexEndpoint, VertexEndpointArgs
+from components.k8s.handle import ClusterHandle
 from components.k8s.routing import (
     CoreTarget,
     SageMakerTarget,
@@ -39,6 +41,8 @@ from components.k8s.routing import (
     TieredRoutingArgs,
 )
 
+ROUTING_NAMESPACE = "llm-gateway"
+SIGV4_SERVICE_ACCOUNT = "sagemaker-sigv4"
 SERVING_NAMESPACE = "llm-serving"
 """Namespace of the Triton Deployments; their Service is named after the deployment."""
 TRITON_HTTP_PORT = 8000
@@ -181,35 +185,65 @@ def route_targets(
 def build_routing(
     cfg: StackConfig,
     stack: str,
-    k8s_providers: Mapping[str, k8s.Provider],
+    clusters: Mapping[str, ClusterHandle],
     serverless: Serverless,
+    *,
+    aws_provider: aws.Provider | None = None,
     core: pulumi.StackReference | None = None,
 ) -> TieredRouting | None:
-    """The tiered routing on ``routing.entryCluster``; None until that cluster exists."""
+    """The tiered routing on ``routing.entryCluster``; None when that cluster is not built."""
     routing = cfg.routing
-    if routing is None or routing.entry_cluster not in k8s_providers:
+    if routing is None or routing.entry_cluster not in clusters:
         return None
-    entry = cfg.clusters[routing.entry_cluster]
+    entry = clusters[routing.entry_cluster]
+    targets = route_targets(cfg, serverless, core)
     sigv4 = None
-    if routing.sigv4_proxy_image and cfg.aws is not None:
-        sigv4 = SigV4Proxy(image=routing.sigv4_proxy_image, region=cfg.aws.region)
+    sagemaker = [t for t in targets.values() if isinstance(t, SageMakerTarget)]
+    if sagemaker and routing.sigv4_proxy_image and cfg.aws is not None:
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if entry.oidc_provider_arn is not None and aws_provider is not None:
+            # The proxy signs with a role that may invoke exactly these endpoints (IRSA).
+            used = sorted(
+                {c.target.serverless for c in routing.classes.values() if c.target.serverless}
+            )
+            invoker = SageMakerInvoker(
+                f"{stack}-gateway-invoker",
+                SageMakerInvokerArgs(
+                    assume_role_policy=entry.irsa_assume_role_policy(
+                        ROUTING_NAMESPACE, SIGV4_SERVICE_ACCOUNT
+                    ),
+                    endpoint_arns=[
+                        serverless.sagemaker[n].endpoint_arn
+                        for n in used
+                        if n in serverless.sagemaker
+                    ],
+                ),
+                opts=pulumi.ResourceOptions(provider=aws_provider),
+            )
+            annotations["eks.amazonaws.com/role-arn"] = invoker.role_arn
+        sigv4 = SigV4Proxy(
+            image=routing.sigv4_proxy_image,
+            region=cfg.aws.region,
+            service_account_annotations=annotations,
+        )
     return TieredRouting(
         f"{stack}-routing",
         TieredRoutingArgs(
             header=routing.header,
-            classes=route_targets(cfg, serverless, core),
+            classes=targets,
             default_class=routing.default_class,
+            namespace=ROUTING_NAMESPACE,
             envoy_gateway_version=routing.envoy_gateway_version,
             tls_secret=routing.tls_secret,
             sigv4=sigv4,
             load_balancer_annotations=(
                 {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
-                if entry.cloud is Cloud.AWS
+                if entry.cloud == Cloud.AWS.value
                 else {}
             ),
             labels={tags.K8S_PREFIX + "stack": stack},
         ),
-        opts=pulumi.ResourceOptions(provider=k8s_providers[routing.entry_cluster]),
+        opts=pulumi.ResourceOptions(provider=entry.provider),
     )
 
 

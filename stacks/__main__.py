@@ -16,11 +16,20 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
 from blueprint import outputs as out
 from blueprint import tags
+from blueprint.capacity import (
+    NodeCounts,
+    PoolSpec,
+    mig_parted_config,
+    pool_specs,
+    stack_mig_layouts,
+    system_pool_spec,
+)
 from blueprint.config import StackConfig, from_pulumi
+from blueprint.config.schema import ClusterConfig, Environment
+from blueprint.cost import estimate
 from blueprint.model_pins import model_pins
 from blueprint.tiered import (
     build_dns,
@@ -30,8 +39,16 @@ from blueprint.tiered import (
     routing_export,
     served_models,
 )
+from components.aws.budget import AwsBudget, AwsBudgetArgs
+from components.aws.eks import EksCluster, EksClusterArgs
+from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
-from components.gcp.network import GcpNetwork, GcpNetworkArgs
+from components.gcp.budget import GcpBudget, GcpBudgetArgs
+from components.gcp.gke import GkeCluster, GkeClusterArgs
+from components.gcp.gpu_pools import GkeGpuPools, GkeGpuPoolsArgs
+from components.gcp.network import PODS_RANGE, SERVICES_RANGE, GcpNetwork, GcpNetworkArgs
+from components.k8s.gpu_operator import GpuOperator, GpuOperatorArgs
+from components.k8s.handle import ClusterHandle
 
 
 @dataclass(frozen=True)
@@ -99,12 +116,254 @@ def build_gcp(cfg: StackConfig, stack: str) -> GcpFoundation | None:
     return GcpFoundation(provider=provider, network=network)
 
 
+# ---------------------------------------------------------------------------
+# Clusters and GPU capacity (issue 3). Each cluster becomes a ClusterHandle that
+# the serving, monitoring and routing sections deploy onto.
+
+
+def _system_counts(cluster: ClusterConfig) -> NodeCounts:
+    nodes = cluster.system_pool.nodes
+    return NodeCounts(
+        min=nodes.min,
+        desired=nodes.desired if nodes.desired is not None else nodes.min,
+        max=nodes.max,
+    )
+
+
+def build_eks(
+    cfg: StackConfig, stack: str, name: str, base: AwsFoundation, pools: dict[str, PoolSpec]
+) -> ClusterHandle:
+    cluster = cfg.clusters[name]
+    assert cfg.aws is not None
+    assert cluster.ami_release_version is not None
+    cluster_name = f"{stack}-{name}"
+    system = system_pool_spec(name, cfg)
+    aws_opts = pulumi.ResourceOptions(provider=base.provider)
+    eks = EksCluster(
+        cluster_name,
+        EksClusterArgs(
+            cluster_name=cluster_name,
+            region=cfg.aws.region,
+            kubernetes_version=cluster.kubernetes_version,
+            ami_release_version=cluster.ami_release_version,
+            vpc_id=base.network.vpc_id,
+            subnet_ids=base.network.private_subnet_ids,
+            system_instance_types=cluster.system_pool.instance_types,
+            system_nodes=_system_counts(cluster),
+            private_endpoint=cluster.private_endpoint,
+            authorized_networks=[str(n) for n in cluster.authorized_networks],
+            admin_role_arns=cluster.admin_role_arns,
+            log_retention_days=cfg.monitoring.retention_days if cfg.monitoring else 30,
+            system_labels=dict(system.labels) if system else {},
+        ),
+        opts=aws_opts,
+    )
+    both = pulumi.ResourceOptions(providers=[base.provider, eks.provider])
+    ready: list[pulumi.Resource] = []
+    if pools:
+        capacity = AwsGpuCapacity(
+            f"{cluster_name}-gpu",
+            AwsGpuCapacityArgs(
+                cluster_name=cluster_name,
+                region=cfg.aws.region,
+                kubernetes_version=cluster.kubernetes_version,
+                ami_release_version=cluster.ami_release_version,
+                karpenter_version=cluster.karpenter_version,
+                cluster_endpoint=eks.endpoint,
+                subnet_ids=base.network.private_subnet_ids,
+                security_group_id=eks.cluster_security_group_id,
+                node_role_arn=eks.node_role_arn,
+                oidc_provider_arn=eks.oidc_provider_arn,
+                oidc_issuer=eks.oidc_issuer,
+                pools=pools,
+            ),
+            opts=pulumi.ResourceOptions.merge(both, pulumi.ResourceOptions(depends_on=[eks])),
+        )
+        ready.append(capacity)
+    if cluster.gpu_operator_version is not None and any(p.gpu for p in pools.values()):
+        operator = GpuOperator(
+            f"{cluster_name}-gpu-operator",
+            GpuOperatorArgs(
+                version=cluster.gpu_operator_version,
+                mig_config=mig_parted_config(extra=stack_mig_layouts(pools.values())),
+            ),
+            opts=pulumi.ResourceOptions(provider=eks.provider),
+        )
+        ready.append(operator)
+    return ClusterHandle(
+        name=name,
+        cloud="aws",
+        region=cfg.aws.region,
+        cluster_name=eks.cluster_name,
+        provider=eks.provider,
+        endpoint=eks.endpoint,
+        pools=pools,
+        depends_on=ready,
+        oidc_provider_arn=eks.oidc_provider_arn,
+        oidc_issuer=eks.oidc_issuer,
+    )
+
+
+def build_gke(
+    cfg: StackConfig, stack: str, name: str, base: GcpFoundation, pools: dict[str, PoolSpec]
+) -> ClusterHandle:
+    cluster = cfg.clusters[name]
+    assert cfg.gcp is not None
+    assert cluster.release_channel is not None
+    cluster_name = f"{stack}-{name}"
+    system = system_pool_spec(name, cfg)
+    gke = GkeCluster(
+        cluster_name,
+        GkeClusterArgs(
+            cluster_name=cluster_name,
+            project=cfg.gcp.project,
+            region=cfg.gcp.region,
+            zones=cfg.gcp.zones,
+            kubernetes_version=cluster.kubernetes_version,
+            release_channel=cluster.release_channel,
+            network_id=base.network.network_id,
+            subnet_id=base.network.subnet_id,
+            pods_range=PODS_RANGE,
+            services_range=SERVICES_RANGE,
+            system_machine_type=cluster.system_pool.instance_types[0],
+            system_nodes=_system_counts(cluster),
+            private_endpoint=cluster.private_endpoint,
+            authorized_networks=[str(n) for n in cluster.authorized_networks],
+            deletion_protection=cfg.environment is Environment.PROD,
+            system_labels=dict(system.labels) if system else {},
+        ),
+        opts=pulumi.ResourceOptions(provider=base.provider),
+    )
+    ready: list[pulumi.Resource] = []
+    if pools:
+        ready.append(
+            GkeGpuPools(
+                f"{cluster_name}-gpu",
+                GkeGpuPoolsArgs(
+                    project=cfg.gcp.project,
+                    region=cfg.gcp.region,
+                    cluster_name=gke.cluster_name,
+                    node_service_account=gke.node_service_account,
+                    pools=pools,
+                ),
+                opts=pulumi.ResourceOptions(providers=[base.provider, gke.provider]),
+            )
+        )
+    return ClusterHandle(
+        name=name,
+        cloud="gcp",
+        region=cfg.gcp.region,
+        cluster_name=gke.cluster_name,
+        provider=gke.provider,
+        endpoint=gke.endpoint,
+        pools=pools,
+        depends_on=ready,
+        workload_pool=gke.workload_pool,
+        project=cfg.gcp.project,
+    )
+
+
+def build_clusters(
+    cfg: StackConfig, stack: str, aws_base: AwsFoundation | None, gcp_base: GcpFoundation | None
+) -> dict[str, ClusterHandle]:
+    """Every configured cluster with its GPU capacity, by logical name."""
+    specs = pool_specs(cfg)
+    handles: dict[str, ClusterHandle] = {}
+    for name, cluster in cfg.clusters.items():
+        pools = {p: s for p, s in specs.items() if s.cluster == name}
+        if cluster.cloud.value == "aws" and aws_base is not None:
+            handles[name] = build_eks(cfg, stack, name, aws_base, pools)
+        elif cluster.cloud.value == "gcp" and gcp_base is not None:
+            handles[name] = build_gke(cfg, stack, name, gcp_base, pools)
+    return handles
+
+
+def pool_outputs(specs: dict[str, PoolSpec]) -> dict[str, dict[str, object]]:
+    """What each GPU pool offers, for other stacks and for the cost report."""
+    return {
+        name: {
+            "cluster": spec.cluster,
+            "cloud": spec.cloud.value,
+            "tier": spec.tier.value,
+            "gpuModel": spec.gpu.name if spec.gpu else None,
+            "instanceTypes": [s.instance_type for s in spec.shapes],
+            "onDemandFloorNodes": spec.floor,
+            "maxNodes": spec.max_nodes,
+            "ceilingGpus": spec.ceiling_gpus,
+            "capacityTypes": list(spec.capacity_types),
+            "migLayout": spec.mig_layout,
+            "labels": dict(spec.labels),
+        }
+        for name, spec in sorted(specs.items())
+    }
+
+
+def _cluster_outputs(handle: ClusterHandle | None) -> dict[str, object]:
+    if handle is None:
+        return {}
+    extra: dict[str, object] = {"clusterName": handle.cluster_name, "endpoint": handle.endpoint}
+    if handle.oidc_provider_arn is not None:
+        extra["oidcProviderArn"] = handle.oidc_provider_arn
+        extra["oidcIssuer"] = handle.oidc_issuer
+    if handle.workload_pool is not None:
+        extra["workloadPool"] = handle.workload_pool
+    return extra
+
+
+def build_budgets(
+    cfg: StackConfig, stack: str, aws_base: AwsFoundation | None, gcp_base: GcpFoundation | None
+) -> None:
+    """A budget per cloud the stack uses; the stack's budget is split between the
+    clouds in proportion to their estimated ceilings, and each cloud's ceiling is a
+    forecast threshold of its budget."""
+    if cfg.budget is None:
+        return
+    per_cloud = estimate(cfg, stack).by_cloud()
+    total = sum(ceiling for _floor, ceiling in per_cloud.values())
+
+    def share(cloud: str) -> tuple[float, float | None]:
+        ceiling = per_cloud.get(cloud, (0.0, 0.0))[1]
+        if total <= 0:
+            return cfg.budget.monthly_usd, None  # type: ignore[union-attr]
+        return cfg.budget.monthly_usd * ceiling / total, ceiling  # type: ignore[union-attr]
+
+    if aws_base is not None:
+        limit, ceiling = share("aws")
+        AwsBudget(
+            f"{stack}-aws-budget",
+            AwsBudgetArgs(
+                stack=stack,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=aws_base.provider),
+        )
+    if gcp_base is not None and cfg.gcp is not None and cfg.gcp.billing_account:
+        limit, ceiling = share("gcp")
+        GcpBudget(
+            f"{stack}-gcp-budget",
+            GcpBudgetArgs(
+                project=cfg.gcp.project,
+                billing_account=cfg.gcp.billing_account,
+                limit_usd=limit,
+                actual_thresholds_percent=cfg.budget.thresholds_percent,
+                ceiling_usd=ceiling,
+                emails=cfg.budget.emails,
+            ),
+            opts=pulumi.ResourceOptions(provider=gcp_base.provider),
+        )
+
+
 def main() -> None:
     cfg = from_pulumi()
     stack = pulumi.get_stack()
 
     aws_base = build_aws(cfg, stack)
     gcp_base = build_gcp(cfg, stack)
+    clusters = build_clusters(cfg, stack, aws_base, gcp_base)
+    build_budgets(cfg, stack, aws_base, gcp_base)
 
     core = None
     pins = model_pins(served_models(cfg))
@@ -121,10 +380,14 @@ def main() -> None:
         gcp_provider=gcp_base.provider if gcp_base else None,
         gcp_network=(gcp_base.network.network_id, gcp_base.network.subnet_id) if gcp_base else None,
     )
-    # The routing goes on routing.entryCluster through its Kubernetes provider; pass
-    # {cluster name: provider} here once the clusters are built in this program.
-    k8s_providers: dict[str, k8s.Provider] = {}
-    routing = build_routing(cfg, stack, k8s_providers, serverless, core)
+    routing = build_routing(
+        cfg,
+        stack,
+        clusters,
+        serverless,
+        aws_provider=aws_base.provider if aws_base else None,
+        core=core,
+    )
     for key, value in build_dns(
         cfg, stack, aws_provider=aws_base.provider if aws_base else None, routing=routing, core=core
     ).items():
@@ -151,10 +414,12 @@ def main() -> None:
                 "cloud": c.cloud.value,
                 "region": (cfg.aws.region if c.cloud.value == "aws" and cfg.aws else None)
                 or (cfg.gcp.region if cfg.gcp else None),
+                **_cluster_outputs(clusters.get(name)),
             }
             for name, c in cfg.clusters.items()
         },
     )
+    pulumi.export(out.GPU_POOLS, pool_outputs(pool_specs(cfg)))
     pulumi.export(
         out.MODEL_DEPLOYMENTS,
         {

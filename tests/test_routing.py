@@ -1,63 +1,35 @@
-"""Tiered routing and edge/core DNS under mocks, wired as the composition root will wire them.
+"""Tiered routing and edge/core DNS in the previewed plans (prod and edge), under mocks.
 
-The clusters (and so their Kubernetes providers) come from the GPU work; these
-tests construct a provider for the entry cluster and run the same composition
-functions (blueprint/tiered.py) the stack program calls. Rendered Gateway API
-objects are validated against the Gateway API CRD schemas (tests/gateway_api).
+The routing sits on each stack's entry cluster (its ClusterHandle's provider); the
+edge reads the core's gateway address and DNS zone from prod's recorded outputs.
+Rendered Gateway API objects are validated against the Gateway API CRD schemas
+(tests/gateway_api).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from blueprint import outputs as out
-from blueprint.preview.recorder import Plan, record_program
+from blueprint.preview.recorder import Plan
 from components.k8s.routing import CoreTarget, ServiceTarget, http_route
 from tests.conftest import REPO
 
 VALIDATOR = REPO / "tests" / "gateway_api"
 
-WIRED = """
-import pulumi
-import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
-from blueprint.config import load_stack_file, stack_file
-from blueprint.tiered import build_dns, build_routing, build_serverless
-
-stack = pulumi.get_stack()
-cfg = load_stack_file(stack_file(stack))
-aws_provider = aws.Provider("aws", region=cfg.aws.region)
-k8s_providers = {cfg.routing.entry_cluster: k8s.Provider("entry", kubeconfig="{}")}
-core = pulumi.StackReference(cfg.edge.core_stack) if cfg.edge else None
-serverless = build_serverless(cfg, stack, aws_provider=aws_provider, gcp_provider=None)
-routing = build_routing(cfg, stack, k8s_providers, serverless, core)
-for key, value in build_dns(
-    cfg, stack, aws_provider=aws_provider, routing=routing, core=core
-).items():
-    pulumi.export(key, value)
-"""
-
-
-def wired(stack: str, tmp: Path, core_outputs: dict[str, Any] | None = None) -> Plan:
-    program = tmp / f"wired_{stack}.py"
-    program.write_text(WIRED)
-    return record_program(stack, {}, {"prod": core_outputs or {}}, program=program)
+@pytest.fixture(scope="module")
+def prod(plans: dict[str, Plan]) -> Plan:
+    return plans["prod"]
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    return wired("prod", tmp_path_factory.mktemp("prod"))
-
-
-@pytest.fixture(scope="module")
-def edge(prod: Plan, tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    return wired("edge", tmp_path_factory.mktemp("edge"), prod.outputs)
+def edge(plans: dict[str, Plan]) -> Plan:
+    return plans["edge"]
 
 
 def kube(plan: Plan, kind: str) -> list[dict[str, Any]]:
@@ -152,7 +124,11 @@ def test_gateway_listens_on_https_behind_its_own_load_balancer(prod: Plan) -> No
     assert lb["inputs"]["metadata"]["annotations"] == {
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"
     }
-    (release,) = prod.by_type("kubernetes:helm.sh/v3:Release")
+    (release,) = [
+        r
+        for r in prod.by_type("kubernetes:helm.sh/v3:Release")
+        if r["name"].startswith("prod-routing")
+    ]
     assert release["inputs"]["version"] == "v1.5.9"
     assert release["inputs"]["values"]["config"]["envoyGateway"]["extensionApis"] == {
         "enableBackend": True

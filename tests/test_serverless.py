@@ -64,6 +64,7 @@ def test_alarms_cover_cold_starts_errors_and_saturation_with_runbooks(
     alarms = {
         a["inputs"]["name"]: a["inputs"]
         for a in plans["prod"].by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a["name"].startswith("prod-guardrail")
     }
     cold = alarms["prod-guardrail-SageMakerServerlessColdStart"]
     assert cold["metricName"] == "ModelSetupTime"
@@ -77,7 +78,11 @@ def test_alarms_cover_cold_starts_errors_and_saturation_with_runbooks(
         kind = name.removeprefix("prod-guardrail-")
         assert f"{monitoring.runbook_base_url}/{kind}.md" in alarm["alarmDescription"]
         assert alarm["alarmActions"], f"{name} notifies no one"
-    topic_subs = plans["prod"].by_type("aws:sns/topicSubscription:TopicSubscription")
+    topic_subs = [
+        s
+        for s in plans["prod"].by_type("aws:sns/topicSubscription:TopicSubscription")
+        if s["name"].startswith("prod-guardrail-alarms")
+    ]
     assert {s["inputs"]["endpoint"] for s in topic_subs} == set(monitoring.alert_emails)
 
 
@@ -107,15 +112,33 @@ def test_execution_role_is_least_privilege(plans: dict[str, Plan]) -> None:
                 ["ecr:GetAuthorizationToken"],
                 ["cloudwatch:PutMetricData"],
             )
-    invoke = policies["prod-guardrail-invoke"]["Statement"]
-    assert invoke == [
-        {
-            "Effect": "Allow",
-            "Action": ["sagemaker:InvokeEndpoint"],
-            "Resource": [invoke[0]["Resource"][0]],
-        }
+
+
+def test_gateway_invokes_sagemaker_with_a_role_for_its_proxy_only(plans: dict[str, Plan]) -> None:
+    plan = plans["prod"]
+    (role,) = [
+        r for r in plan.by_type("aws:iam/role:Role") if r["name"] == "prod-gateway-invoker-role"
     ]
-    assert invoke[0]["Resource"][0].startswith("arn:aws:sagemaker:")
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    conditions = trust["Condition"]["StringEquals"]
+    assert "system:serviceaccount:llm-gateway:sagemaker-sigv4" in conditions.values()
+    (policy,) = [
+        json.loads(p["inputs"]["policy"])
+        for p in plan.by_type("aws:iam/rolePolicy:RolePolicy")
+        if p["name"] == "prod-gateway-invoker-invoke"
+    ]
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == ["sagemaker:InvokeEndpoint"]
+    (arn,) = statement["Resource"]
+    assert arn.startswith("arn:aws:sagemaker:")
+    assert "guardrail" in arn
+    (account,) = [
+        r
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+        if r["name"] == "prod-routing-sigv4"
+    ]
+    assert "eks.amazonaws.com/role-arn" in account["inputs"]["metadata"]["annotations"]
 
 
 def test_execution_policy_scopes_image_and_key() -> None:
@@ -140,7 +163,7 @@ def test_execution_policy_scopes_image_and_key() -> None:
 def test_vertex_endpoint_is_private_and_customer_encrypted(plans: dict[str, Plan]) -> None:
     plan = plans["prod"]
     endpoint = one(plan, "gcp:vertex/aiEndpoint:AiEndpoint")
-    key = one(plan, "gcp:kms/cryptoKey:CryptoKey")
+    key = one(plan, "gcp:kms/cryptoKey:CryptoKey", "prod-embeddings-vertex-key")
     assert key["protect"] is True
     assert key["inputs"]["rotationPeriod"] == "7776000s"
     psc = endpoint["inputs"]["privateServiceConnectConfig"]
@@ -151,7 +174,9 @@ def test_vertex_endpoint_is_private_and_customer_encrypted(plans: dict[str, Plan
     )
     policy = one(plan, "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy")
     assert policy["inputs"]["serviceClass"] == "gcp-vertexai"
-    grant = one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    grant = one(
+        plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "prod-embeddings-vertex-key-vertex"
+    )
     assert grant["inputs"]["member"].endswith("@gcp-sa-aiplatform.iam.gserviceaccount.com")
 
 
@@ -173,7 +198,7 @@ def test_vertex_deploy_step_records_bounds_model_and_provider(
     )
     assert model["inputs"]["artifactUri"].startswith("gs://prod-model-repo/vertex/text_embedding/")
     assert model["inputs"]["kmsKeyName"]
-    runner = one(plan, "gcp:serviceaccount/account:Account")
+    runner = one(plan, "gcp:serviceaccount/account:Account", "prod-embeddings-vertex-runner")
     assert inputs["serviceAccount"].startswith(runner["inputs"]["accountId"])
 
 
@@ -184,7 +209,11 @@ def test_drift_alerts_reach_the_on_call(
     assert monitoring is not None
     plan = plans["prod"]
     monitor = one(plan, "pulumi-python:dynamic/vertex:DriftMonitor")
-    channels = plan.by_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    channels = [
+        c
+        for c in plan.by_type("gcp:monitoring/notificationChannel:NotificationChannel")
+        if c["name"].startswith("prod-embeddings-vertex")
+    ]
     assert {c["inputs"]["labels"]["email_address"] for c in channels} == set(
         monitoring.alert_emails
     )

@@ -38,6 +38,10 @@ class GpuModel(_Fact):
     name: str = ""
     product: str = Field(description="the product name nvidia-smi reports")
     memory_gb: int = Field(gt=0)
+    pci_device_ids: tuple[str, ...] = Field(
+        default=(), description="PCI device IDs as 0x<device><vendor>, for mig-parted filters"
+    )
+    gke_accelerator: str | None = Field(default=None, description="GKE accelerator type")
     mig: dict[str, MigProfile] = Field(default_factory=dict)
 
     @property
@@ -89,6 +93,10 @@ class Catalog(_Fact):
     def gpu_of(self, instance_type: str) -> GpuModel | None:
         inst = self.instances.get(instance_type)
         return None if inst is None or inst.gpu is None else self.gpus[inst.gpu]
+
+    def gpu_models_of(self, cloud: str) -> list[str]:
+        """GPU models that some instance type of ``cloud`` carries."""
+        return sorted({i.gpu for i in self.instances.values() if i.cloud == cloud and i.gpu})
 
     def instance_names(self, cloud: str) -> list[str]:
         return sorted(n for n, i in self.instances.items() if i.cloud == cloud)

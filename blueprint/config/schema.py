@@ -83,6 +83,17 @@ K8sVersion = Annotated[
 ChartVersion = Annotated[
     str, _matching(r"v?\d+\.\d+\.\d+", "an exact chart version such as v25.3.0 (no ranges)")
 ]
+AmiRelease = Annotated[
+    str,
+    _matching(
+        r"1\.\d+\.\d+-20\d{6}",
+        "an EKS-optimized AMI release version such as 1.33.0-20250715 (no 'latest')",
+    ),
+]
+"""An EKS-optimized Amazon Linux 2023 AMI release: ``<kubernetes>.<patch>-<YYYYMMDD>``."""
+IamRoleArn = Annotated[
+    str, _matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", "an IAM role ARN")
+]
 Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an e-mail address")]
 Quantity = Annotated[
     str,
@@ -201,7 +212,21 @@ class ClusterConfig(Model):
     )
     system_pool: SystemPool
     gpu_operator_version: ChartVersion | None = Field(
-        default=None, description="NVIDIA GPU Operator Helm chart version; required with GPU pools"
+        default=None,
+        description="EKS only: NVIDIA GPU Operator Helm chart version; required with GPU pools "
+        "(GKE installs drivers and partitions MIG itself)",
+    )
+    karpenter_version: ChartVersion | None = Field(
+        default=None, description="EKS only: Karpenter Helm chart version; required with GPU pools"
+    )
+    ami_release_version: AmiRelease | None = Field(
+        default=None,
+        description="EKS only, required there: the EKS-optimized AL2023 AMI release every node "
+        "runs (managed node groups and Karpenter), e.g. 1.33.0-20250715",
+    )
+    admin_role_arns: list[IamRoleArn] = Field(
+        default_factory=list,
+        description="EKS only: IAM roles given cluster-admin through EKS access entries",
     )
 
 
@@ -334,6 +359,14 @@ class VertexSettings(Model):
     drift: DriftMonitoring | None = None
 
 
+class ExpectedTraffic(Model):
+    """What a serverless endpoint is expected to serve; the cost estimate prices it."""
+
+    requests_per_month: int = Field(default=0, ge=0)
+    mean_duration_ms: float = Field(default=0, ge=0, description="billed compute time per request")
+    mean_payload_kb: float = Field(default=0, ge=0, description="request plus response size")
+
+
 class ServerlessEndpoint(Model):
     """A managed endpoint for a light CPU model: SageMaker Serverless or Vertex AI."""
 
@@ -345,6 +378,7 @@ class ServerlessEndpoint(Model):
     timeout_seconds: int = Field(default=30, ge=1, description="longest inference allowed")
     sagemaker: SageMakerServerlessSettings | None = None
     vertex: VertexSettings | None = None
+    expected_traffic: ExpectedTraffic = Field(default_factory=ExpectedTraffic)
 
 
 class RouteTarget(Model):

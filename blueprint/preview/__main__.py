@@ -1,9 +1,13 @@
 """``python -m blueprint.preview [STACK ...]``: the offline ``pulumi preview``.
 
 For each stack: validate its file, run the real program under Pulumi's mocks,
-print the resource tree and the counts per type, and write
-``<out>/<stack>.json``. Exit status 2 when a stack's configuration is invalid
-(nothing of that stack is written).
+print the resource tree and the counts per type, write ``<out>/<stack>.json``,
+then print the monthly cost estimate (floor and ceiling) and the verdicts of the
+policy pack (``policies/``) evaluated against the plan.
+
+Exit status: 0 when every stack passes its mandatory policies; 1 when a stack has
+a mandatory policy violation; 2 when a stack's configuration (or the policy
+configuration) is invalid (nothing of that stack is written). 2 wins over 1.
 """
 
 from __future__ import annotations
@@ -13,9 +17,16 @@ import sys
 from pathlib import Path
 
 from blueprint.config.loader import STACK_DIR
+from blueprint.cost import estimate
+from blueprint.cost.render import estimate_lines
+from blueprint.preview.recorder import PROGRAM
 from blueprint.preview.render import counts_lines, tree_lines
 from blueprint.preview.run import preview_stacks, write_plan
+from policies.config import CONFIG_FILE, PolicyConfigError
+from policies.config import load as load_policy_config
+from policies.engine import evaluate, report_lines
 
+EXIT_POLICY_VIOLATION = 1
 EXIT_CONFIG_ERROR = 2
 
 
@@ -34,7 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--golden", type=Path, help="also write each plan to this directory (golden snapshots)"
     )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        default=CONFIG_FILE,
+        help="policy-pack configuration per environment (default: policies/environments.yaml)",
+    )
+    parser.add_argument(
+        "--program", type=Path, default=PROGRAM, help="the Pulumi program to record"
+    )
+    parser.add_argument("--no-policies", action="store_true", help="skip the policy pack")
     args = parser.parse_args(argv)
+    policy_settings = None
+    if not args.no_policies:
+        try:
+            policy_settings = load_policy_config(args.policy_config)
+        except PolicyConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_CONFIG_ERROR
 
     available = known_stacks(args.stack_dir)
     stacks = args.stacks or available
@@ -48,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
 
     status = 0
-    for result in preview_stacks(stacks, args.stack_dir):
+    for result in preview_stacks(stacks, args.stack_dir, args.program):
         if result.error is not None:
             print(str(result.error), file=sys.stderr)
             status = max(status, EXIT_CONFIG_ERROR)
@@ -63,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan written to {path}")
         if args.golden is not None:
             write_plan(plan, args.golden)
+        assert result.config is not None
+        env = result.config.environment.value
+        est = estimate(result.config, plan.stack)
+        print("\n".join(estimate_lines(est)[:1] if args.quiet else estimate_lines(est)))
+        if policy_settings is not None:
+            report = evaluate(plan.to_json(), policy_settings[env], env)
+            print("\n".join(report_lines(report)))
+            if report.mandatory:
+                status = max(status, EXIT_POLICY_VIOLATION)
         print()
     return status
 

@@ -55,6 +55,25 @@ def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _oidc_provider(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    url = str(inputs.get("url", name)).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{url}"}
+
+
+def _sqs_queue(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    queue = inputs.get("name", name)
+    return {
+        "arn": f"arn:aws:sqs:us-east-1:{FAKE_ACCOUNT}:{queue}",
+        "url": f"https://sqs.us-east-1.amazonaws.com/{FAKE_ACCOUNT}/{queue}",
+    }
+
+
+def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    account = inputs.get("accountId", name)
+    project = inputs.get("project", "offline-project")
+    return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
+
+
 def _number(*parts: str) -> str:
     """A 10-digit id, as Vertex AI and Route 53 hand out."""
     return str(int(_digest(*parts), 16) % 10**10).rjust(10, "1")
@@ -77,16 +96,18 @@ COMPUTED: dict[str, Computed] = {
         "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
         "bucket": inputs.get("bucket", name),
     },
-    "aws:sqs/queue:Queue": _aws_arn("sqs", ""),
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {
+        "arn": f"arn:aws:ec2:us-east-1:{FAKE_ACCOUNT}:launch-template/lt-{_digest(name)}",
+        "latestVersion": 1,
+    },
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
     "aws:sns/topic:Topic": _aws_arn("sns", ""),
     "aws:cloudwatch/logGroup:LogGroup": _aws_arn("logs", "log-group:"),
     "aws:eks/cluster:Cluster": _eks_cluster,
     "gcp:container/cluster:Cluster": _gke_cluster,
     # Serverless, Vertex AI (dynamic providers), routing and DNS.
-    "gcp:serviceaccount/account:Account": lambda name, inputs: {
-        "email": f"{inputs.get('accountId', name)}@{inputs.get('project', 'p')}"
-        ".iam.gserviceaccount.com"
-    },
     "pulumi-python:dynamic/vertex:Model": lambda name, inputs: {
         "modelName": f"{inputs.get('parent')}/models/{_number(name)}"
     },
@@ -150,6 +171,7 @@ class BlueprintMocks(pulumi.runtime.Mocks):
             return {"name": region, "region": region, "id": region}, []
         if invoke == "gcp:organizations/getProject:getProject":
             project = str(args.args.get("projectId") or "offline-project")
+            # A list of failures, not None: the SDK iterates over it.
             return {"projectId": project, "number": "123456789012", "name": project}, []
         raise NotImplementedError(
             f"the offline preview has no answer for invoke {invoke!r}; "

@@ -12,7 +12,7 @@ import pulumi
 from blueprint.config import ConfigError, ConfigIssue, read_stack_file, stack_file, validate_config
 from blueprint.config.loader import STACK_DIR, display_path
 from blueprint.config.schema import StackConfig
-from blueprint.preview.recorder import Plan, record_program
+from blueprint.preview.recorder import PROGRAM, Plan, record_program
 
 
 @dataclass
@@ -28,7 +28,9 @@ def core_of(config: StackConfig) -> str | None:
     return config.edge.core_stack.rsplit("/", 1)[-1] if config.edge else None
 
 
-def preview_stacks(stacks: Sequence[str], stack_dir: Path = STACK_DIR) -> list[StackResult]:
+def preview_stacks(
+    stacks: Sequence[str], stack_dir: Path = STACK_DIR, program: Path = PROGRAM
+) -> list[StackResult]:
     """Preview ``stacks`` in one process; a referenced core stack is previewed first.
 
     A stack whose configuration is invalid is reported and skipped: nothing of it
@@ -62,7 +64,7 @@ def preview_stacks(stacks: Sequence[str], stack_dir: Path = STACK_DIR) -> list[S
             results[stack] = StackResult(stack, None, config, _missing_core(stack, core, stack_dir))
             continue
         try:
-            plan = record_program(stack, raw, outputs)
+            plan = record_program(stack, raw, outputs, program=program)
         except pulumi.RunError as exc:
             # A check the program makes against other stacks' outputs (the edge
             # against its core): reported like a configuration error, no traceback.

@@ -164,9 +164,6 @@ class SageMakerServerless(pulumi.ComponentResource):
     """The CloudWatch alarms, cold start, errors and saturation."""
     alarm_topic_arn: pulumi.Output[str]
     """The SNS topic the alarms notify."""
-    invoke_role_arn: pulumi.Output[str]
-    """A role allowed only to invoke this endpoint, for the gateway's SigV4 proxy
-    (trusts EKS Pod Identity)."""
 
     def __init__(
         self, name: str, args: SageMakerServerlessArgs, opts: pulumi.ResourceOptions | None = None
@@ -183,7 +180,6 @@ class SageMakerServerless(pulumi.ComponentResource):
         self._create_peak_schedule(endpoint)
         topic = self._create_topic()
         alarms = self._create_alarms(endpoint, topic)
-        invoker = self._create_invoke_role(endpoint)
 
         self.endpoint_name = endpoint.name
         self.endpoint_arn = endpoint.arn
@@ -191,11 +187,9 @@ class SageMakerServerless(pulumi.ComponentResource):
         self.log_group_name = logs.name
         self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
         self.alarm_topic_arn = topic.arn
-        self.invoke_role_arn = invoker.arn
         self.register_outputs(
             {
                 "alarm_topic_arn": self.alarm_topic_arn,
-                "invoke_role_arn": self.invoke_role_arn,
                 "endpoint_name": self.endpoint_name,
                 "endpoint_arn": self.endpoint_arn,
                 "role_arn": self.role_arn,
@@ -354,45 +348,6 @@ class SageMakerServerless(pulumi.ComponentResource):
             )
         return topic
 
-    def _create_invoke_role(self, endpoint: aws.sagemaker.Endpoint) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{self._name}-invoke",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "pods.eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
-            ),
-            tags=self._tags(),
-            opts=self._child,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-invoke",
-            role=role.id,
-            policy=endpoint.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["sagemaker:InvokeEndpoint"],
-                                "Resource": [arn],
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=self._child,
-        )
-        return role
-
     def _alarm_description(self, kind: str, what: str) -> str:
         runbook = f"{self._args.runbook_base_url.rstrip('/')}/{kind}.md"
         return f"{what} Endpoint {self._args.endpoint_name}. Runbook: {runbook}"
@@ -496,3 +451,54 @@ def _metric_query(
             "stat": "Sum",
         },
     }
+
+
+INVOKER_TYPE = "llm-inference:aws:SageMakerInvoker"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerInvokerArgs:
+    assume_role_policy: pulumi.Input[str]
+    """Who may use the role: e.g. the gateway's SigV4 proxy service account (IRSA)."""
+    endpoint_arns: Sequence[pulumi.Input[str]]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class SageMakerInvoker(pulumi.ComponentResource):
+    """A role that may invoke the named SageMaker endpoints and do nothing else."""
+
+    role_arn: pulumi.Output[str]
+    """The role's ARN (annotate the service account with it)."""
+
+    def __init__(
+        self, name: str, args: SageMakerInvokerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(INVOKER_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=args.assume_role_policy,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-invoke",
+            role=role.id,
+            policy=pulumi.Output.all(*args.endpoint_arns).apply(
+                lambda arns: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["sagemaker:InvokeEndpoint"],
+                                "Resource": sorted(arns),
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"role_arn": self.role_arn})

@@ -72,7 +72,7 @@ class SigV4Proxy:
     image: str
     region: str
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """E.g. ``eks.amazonaws.com/role-arn`` (IRSA); with EKS Pod Identity, none."""
+    """E.g. ``eks.amazonaws.com/role-arn``: the role it signs with (IRSA)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,7 +216,10 @@ class TieredRouting(pulumi.ComponentResource):
 
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata={"name": args.namespace, "labels": self._labels},
+            metadata={
+                "name": args.namespace,
+                "labels": {**self._labels, "pod-security.kubernetes.io/enforce": "restricted"},
+            },
             opts=self._child,
         )
         after: list[pulumi.Resource] = [ns]
@@ -423,6 +426,17 @@ class TieredRouting(pulumi.ComponentResource):
                                 f":{SIGV4_PORT}",
                             ],
                             "ports": [{"name": "http", "containerPort": SIGV4_PORT}],
+                            # The proxy has no health path of its own: a listening socket is its
+                            # readiness and liveness.
+                            "readinessProbe": {
+                                "tcpSocket": {"port": SIGV4_PORT},
+                                "periodSeconds": 5,
+                            },
+                            "livenessProbe": {
+                                "tcpSocket": {"port": SIGV4_PORT},
+                                "periodSeconds": 10,
+                                "failureThreshold": 3,
+                            },
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "64Mi"},
                                 "limits": {"memory": "256Mi"},
@@ -432,6 +446,7 @@ class TieredRouting(pulumi.ComponentResource):
                                 "readOnlyRootFilesystem": True,
                                 "runAsNonRoot": True,
                                 "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"},
                             },
                         }
                     ],

@@ -1,0 +1,9 @@
+"""Monthly cost: estimates per stack from the configuration and the catalog's dated
+prices (:mod:`blueprint.cost.estimate`), their rendering (:mod:`blueprint.cost.render`),
+the delta between two git refs (``make cost``, :mod:`blueprint.cost.__main__`), and
+dollars per million tokens from measured throughput (:mod:`blueprint.cost.tokens`).
+"""
+
+from blueprint.cost.estimate import ASSUMPTIONS, Estimate, Line, Share, estimate
+
+__all__ = ["ASSUMPTIONS", "Estimate", "Line", "Share", "estimate"]

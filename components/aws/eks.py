@@ -1,0 +1,392 @@
+"""An EKS cluster for inference: private API, encrypted secrets, IRSA, a system node group.
+
+Creates the control plane (private API endpoint unless told otherwise, Kubernetes
+secrets envelope-encrypted with a KMS key that rotates, control-plane logs to a
+CloudWatch log group with a retention period), the IAM OIDC provider for IAM
+roles for service accounts (IRSA), access entries for the admin roles (the
+``API`` authentication mode: no ``aws-auth`` ConfigMap), the system node group
+(on-demand CPU nodes from a launch template with IMDSv2 required and an
+encrypted root volume, in private subnets without public IPs), and a Kubernetes
+provider bound to the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from blueprint.capacity import NodeCounts
+
+TYPE = "llm-inference:aws:EksCluster"
+
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+"""Every control-plane log type EKS offers; audit logs answer "who changed this"."""
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+NODE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+)
+"""What a node's instance role needs to join the cluster, run the VPC CNI and pull images."""
+SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+"""The EKS-optimized AL2023 NVIDIA AMI: driver and NVIDIA container toolkit preinstalled."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs:
+    cluster_name: str
+    """The cluster's name in AWS, e.g. ``prod-core-aws``."""
+    region: str
+    kubernetes_version: str
+    ami_release_version: str
+    """The EKS-optimized AL2023 AMI release of every managed node group, e.g. 1.33.0-20250715."""
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets for the control plane's network interfaces and the nodes."""
+    system_instance_types: Sequence[str]
+    system_nodes: NodeCounts
+    private_endpoint: bool = True
+    authorized_networks: Sequence[str] = ()
+    """With a public endpoint: the CIDR ranges allowed to reach it."""
+    admin_role_arns: Sequence[str] = ()
+    log_retention_days: int = 30
+    system_disk_gb: int = 100
+    system_labels: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def node_launch_template(
+    name: str,
+    *,
+    disk_gb: int,
+    kms_key_arn: pulumi.Input[str] | None,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.LaunchTemplate:
+    """A launch template for managed node groups: IMDSv2 only, encrypted gp3 root volume.
+
+    The hop limit of 1 keeps pods (one hop away) off the node's instance
+    credentials: workloads get AWS credentials through IRSA instead.
+    """
+    return aws.ec2.LaunchTemplate(
+        name,
+        description=f"{name}: IMDSv2 required, encrypted root volume",
+        metadata_options={
+            "http_endpoint": "enabled",
+            "http_tokens": "required",
+            "http_put_response_hop_limit": 1,
+        },
+        block_device_mappings=[
+            {
+                "device_name": "/dev/xvda",
+                "ebs": {
+                    "volume_size": disk_gb,
+                    "volume_type": "gp3",
+                    "encrypted": "true",
+                    "kms_key_id": kms_key_arn,
+                    "delete_on_termination": "true",
+                },
+            }
+        ],
+        tag_specifications=[
+            {"resource_type": "instance", "tags": {**tags, "Name": name}},
+            {"resource_type": "volume", "tags": {**tags, "Name": name}},
+        ],
+        update_default_version=True,
+        tags={**tags, "Name": name},
+        opts=opts,
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    """The cluster's name in AWS."""
+    endpoint: pulumi.Output[str]
+    """The Kubernetes API endpoint (private unless ``private_endpoint`` is false)."""
+    certificate_authority: pulumi.Output[str]
+    """The cluster CA, base64-encoded PEM."""
+    oidc_issuer: pulumi.Output[str]
+    """The OIDC issuer host and path, without ``https://`` (IRSA trust conditions)."""
+    oidc_provider_arn: pulumi.Output[str]
+    """The IAM OIDC provider IRSA roles trust."""
+    cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS creates for the control plane and nodes."""
+    node_role_arn: pulumi.Output[str]
+    """The instance role of managed node groups (system and GPU floor)."""
+    kms_key_arn: pulumi.Output[str]
+    """The key that envelope-encrypts secrets and node volumes."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig that authenticates with ``aws eks get-token`` (no stored credentials)."""
+    provider: k8s.Provider
+    """The Kubernetes provider bound to this cluster (waits for the system nodes)."""
+    system_node_group: aws.eks.NodeGroup
+    """The on-demand CPU node group the cluster's own services run on."""
+
+    def __init__(
+        self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        key = self._create_key()
+        logs = self._create_log_group()
+        cluster = self._create_cluster(key, logs)
+        oidc = self._create_oidc_provider(cluster)
+        self._create_admin_access(cluster)
+        node_role = self._create_node_role()
+        self.system_node_group = self._create_system_nodes(cluster, node_role, key)
+
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data or "")
+        self.oidc_issuer = cluster.identities.apply(
+            lambda ids: _issuer(ids).removeprefix("https://")
+        )
+        self.oidc_provider_arn = oidc.arn
+        self.cluster_security_group_id = cluster.vpc_config.apply(
+            lambda vpc: vpc.cluster_security_group_id or ""
+        )
+        self.node_role_arn = node_role.arn
+        self.kms_key_arn = key.arn
+        self.kubeconfig = kubeconfig(
+            cluster.name, self.endpoint, self.certificate_authority, args.region
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_node_group]),
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_issuer": self.oidc_issuer,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "cluster_security_group_id": self.cluster_security_group_id,
+                "node_role_arn": self.node_role_arn,
+                "kms_key_arn": self.kms_key_arn,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return {**self._args.tags, "Name": name}
+
+    def _create_key(self) -> aws.kms.Key:
+        return aws.kms.Key(
+            f"{self._name}-secrets",
+            description=f"EKS secrets envelope encryption and node volumes of "
+            f"{self._args.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=self._tags(f"{self._name}-secrets"),
+            opts=self._child,
+        )
+
+    def _create_log_group(self) -> aws.cloudwatch.LogGroup:
+        # EKS writes to this exact name; creating it first sets the retention
+        # (EKS would otherwise create it with logs kept forever).
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-control-plane",
+            name=f"/aws/eks/{self._args.cluster_name}/cluster",
+            retention_in_days=self._args.log_retention_days,
+            tags=self._tags(f"{self._name}-control-plane"),
+            opts=self._child,
+        )
+
+    def _create_cluster(self, key: aws.kms.Key, logs: aws.cloudwatch.LogGroup) -> aws.eks.Cluster:
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-cluster",
+            assume_role_policy=assume_role_policy("eks.amazonaws.com"),
+            tags=self._tags(f"{self._name}-cluster"),
+            opts=self._child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{self._name}-cluster",
+            role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=self._child,
+        )
+        public = not args.private_endpoint
+        return aws.eks.Cluster(
+            f"{self._name}-cluster",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config={
+                "subnet_ids": args.subnet_ids,
+                "endpoint_private_access": True,
+                "endpoint_public_access": public,
+                "public_access_cidrs": list(args.authorized_networks) if public else None,
+            },
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
+            access_config={
+                "authentication_mode": "API",
+                # The identity running Pulumi installs Karpenter, the GPU Operator
+                # and the workloads, so it needs admin on the cluster it creates.
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            upgrade_policy={"support_type": "STANDARD"},
+            tags=self._tags(args.cluster_name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, attachment]),
+        )
+
+    def _create_oidc_provider(self, cluster: aws.eks.Cluster) -> aws.iam.OpenIdConnectProvider:
+        issuer = cluster.identities.apply(_issuer)
+        return aws.iam.OpenIdConnectProvider(
+            f"{self._name}-oidc",
+            url=issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=self._tags(f"{self._name}-oidc"),
+            opts=self._child,
+        )
+
+    def _create_admin_access(self, cluster: aws.eks.Cluster) -> None:
+        for i, arn in enumerate(self._args.admin_role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{self._name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                tags=self._tags(f"{self._name}-admin-{i}"),
+                opts=self._child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{self._name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                policy_arn=CLUSTER_ADMIN_POLICY,
+                access_scope={"type": "cluster"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
+
+    def _create_node_role(self) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-node",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            tags=self._tags(f"{self._name}-node"),
+            opts=self._child,
+        )
+        for policy in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-node-{policy.rsplit('/', 1)[-1]}",
+                role=role.name,
+                policy_arn=policy,
+                opts=self._child,
+            )
+        return role
+
+    def _create_system_nodes(
+        self, cluster: aws.eks.Cluster, role: aws.iam.Role, key: aws.kms.Key
+    ) -> aws.eks.NodeGroup:
+        args = self._args
+        template = node_launch_template(
+            f"{self._name}-system",
+            disk_gb=args.system_disk_gb,
+            kms_key_arn=key.arn,
+            tags=args.tags,
+            opts=self._child,
+        )
+        return aws.eks.NodeGroup(
+            f"{self._name}-system",
+            cluster_name=cluster.name,
+            node_group_name="system",
+            node_role_arn=role.arn,
+            subnet_ids=args.subnet_ids,
+            instance_types=list(args.system_instance_types),
+            capacity_type="ON_DEMAND",
+            ami_type=SYSTEM_AMI_TYPE,
+            version=args.kubernetes_version,
+            release_version=args.ami_release_version,
+            scaling_config={
+                "min_size": args.system_nodes.min,
+                "desired_size": args.system_nodes.desired,
+                "max_size": args.system_nodes.max,
+            },
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            labels=dict(args.system_labels),
+            update_config={"max_unavailable": 1},
+            tags=self._tags(f"{self._name}-system"),
+            opts=self._child,
+        )
+
+
+def kubeconfig(
+    cluster_name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    certificate_authority: pulumi.Input[str],
+    region: str,
+) -> pulumi.Output[str]:
+    """A kubeconfig that gets a short-lived token from ``aws eks get-token``."""
+
+    def render(values: list[str]) -> str:
+        name, server, ca = values
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": name,
+                        "cluster": {"server": server, "certificate-authority-data": ca},
+                    }
+                ],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+                "current-context": name,
+                "users": [
+                    {
+                        "name": name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "aws",
+                                "args": [
+                                    "eks",
+                                    "get-token",
+                                    "--cluster-name",
+                                    name,
+                                    "--region",
+                                    region,
+                                    "--output",
+                                    "json",
+                                ],
+                            }
+                        },
+                    }
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.all(cluster_name, endpoint, certificate_authority).apply(render)
+
+
+def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    """The cluster's OIDC issuer URL (``https://oidc.eks...``)."""
+    oidcs = identities[0].oidcs or []
+    return oidcs[0].issuer or ""
