@@ -249,3 +249,11 @@ def test_gpu_models_are_recognised_from_their_triton_config(tmp_path: Path) -> N
 def test_serverless_endpoints_are_exported(plans: dict[str, Plan], stack: str) -> None:
     exported = plans[stack].outputs["serverlessEndpoints"]
     assert exported["guardrail"] == {"cloud": "aws", "name": f"{stack}-guardrail"}
+
+
+def test_model_waits_for_its_role_policy(plans: dict[str, Plan]) -> None:
+    """SageMaker checks the artifact with the role when the model is created."""
+    plan = plans["prod"]
+    model = one(plan, "aws:sagemaker/model:Model", "prod-guardrail-model")
+    policy = one(plan, "aws:iam/rolePolicy:RolePolicy", "prod-guardrail-execution")
+    assert policy["urn"] in model["dependencies"]

@@ -174,8 +174,8 @@ class SageMakerServerless(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         logs = self._create_log_group()
-        role = self._create_role(logs)
-        model = self._create_model(role)
+        role, policy = self._create_role(logs)
+        model = self._create_model(role, policy)
         endpoint = self._create_endpoint(model)
         self._create_peak_schedule(endpoint)
         topic = self._create_topic()
@@ -211,7 +211,9 @@ class SageMakerServerless(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_role(self, logs: aws.cloudwatch.LogGroup) -> aws.iam.Role:
+    def _create_role(
+        self, logs: aws.cloudwatch.LogGroup
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         a = self._args
         role = aws.iam.Role(
             f"{self._name}-execution",
@@ -232,7 +234,7 @@ class SageMakerServerless(pulumi.ComponentResource):
         )
         artifact_arn = pulumi.Output.concat("arn:aws:s3:::", a.artifact.bucket, "/", a.artifact.key)
         kms = pulumi.Output.from_input(a.artifact.kms_key_arn)
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{self._name}-execution",
             role=role.id,
             policy=pulumi.Output.all(artifact_arn, logs.arn, kms).apply(
@@ -247,9 +249,9 @@ class SageMakerServerless(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        return role
+        return role, policy
 
-    def _create_model(self, role: aws.iam.Role) -> aws.sagemaker.Model:
+    def _create_model(self, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> aws.sagemaker.Model:
         a = self._args
         return aws.sagemaker.Model(
             f"{self._name}-model",
@@ -263,7 +265,7 @@ class SageMakerServerless(pulumi.ComponentResource):
             },
             tags=self._tags(model=a.repo_model),
             # The role's policy must exist before SageMaker validates the artifact.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
     def _create_endpoint(self, model: aws.sagemaker.Model) -> aws.sagemaker.Endpoint:
