@@ -66,13 +66,13 @@ def test_alarms_cover_cold_starts_errors_and_saturation_with_runbooks(
         for a in plans["prod"].by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
         if a["name"].startswith("prod-guardrail")
     }
-    cold = alarms["prod-guardrail-SageMakerServerlessColdStart"]
+    cold = alarms["prod-guardrail-ServerlessColdStartsHigh"]
     assert cold["metricName"] == "ModelSetupTime"
     assert cold["threshold"] == 10_000_000  # 10 s in microseconds
-    saturated = alarms["prod-guardrail-SageMakerServerlessSaturated"]
+    saturated = alarms["prod-guardrail-ServerlessEndpointThrottling"]
     assert saturated["metricName"] == "ServerlessConcurrentExecutionsUtilization"
     assert 0 < saturated["threshold"] <= 1
-    errors = alarms["prod-guardrail-SageMakerServerlessErrors"]
+    errors = alarms["prod-guardrail-ServerlessEndpointErrors"]
     assert {q["id"] for q in errors["metricQueries"]} == {"errors", "invocations", "rate"}
     for name, alarm in alarms.items():
         kind = name.removeprefix("prod-guardrail-")

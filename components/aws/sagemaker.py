@@ -29,11 +29,14 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
 """Application Auto Scaling's dimension for a serverless variant's provisioned concurrency."""
 NAMESPACE = "AWS/SageMaker"
 
-ALARM_COLD_START = "SageMakerServerlessColdStart"
-ALARM_ERRORS = "SageMakerServerlessErrors"
-ALARM_SATURATED = "SageMakerServerlessSaturated"
+ALARM_COLD_START = "ServerlessColdStartsHigh"
+ALARM_ERRORS = "ServerlessEndpointErrors"
+ALARM_SATURATED = "ServerlessEndpointThrottling"
 ALARMS = (ALARM_COLD_START, ALARM_ERRORS, ALARM_SATURATED)
-"""Alarm kinds; each has ``runbooks/<kind>.md``."""
+"""Alarm kinds, named like the Prometheus alerts on the same CloudWatch metrics
+(monitoring/rules/serverless.yaml, through YACE) so both lead to one runbook,
+``runbooks/<kind>.md``. These CloudWatch alarms are the cloud-side backstop: they
+fire even when the cluster's Prometheus is down."""
 
 _ECR = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)"
