@@ -30,7 +30,16 @@ from blueprint.capacity import (
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
 from blueprint.cost import estimate
+from blueprint.model_pins import model_pins
 from blueprint.monitoring.wiring import monitoring_args
+from blueprint.tiered import (
+    build_dns,
+    build_routing,
+    build_serverless,
+    check_edge_against_core,
+    routing_export,
+    served_models,
+)
 from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.gpu_capacity import KARPENTER_NAMESPACE, AwsGpuCapacity, AwsGpuCapacityArgs
@@ -398,9 +407,46 @@ def main() -> None:
     build_monitoring(cfg, stack, clusters, aws_base)
     build_budgets(cfg, stack, aws_base, gcp_base)
 
+    core = None
+    pins = model_pins(served_models(cfg))
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)
         pulumi.export(out.CORE_STACK, core.name)
+        pulumi.export(out.EDGE_ALIGNMENT, check_edge_against_core(cfg, pins, core))
+
+    # Serverless endpoints, tiered routing and DNS (blueprint/tiered.py).
+    serverless = build_serverless(
+        cfg,
+        stack,
+        aws_provider=aws_base.provider if aws_base else None,
+        gcp_provider=gcp_base.provider if gcp_base else None,
+        gcp_network=(gcp_base.network.network_id, gcp_base.network.subnet_id) if gcp_base else None,
+    )
+    routing = build_routing(
+        cfg,
+        stack,
+        clusters,
+        serverless,
+        aws_provider=aws_base.provider if aws_base else None,
+        core=core,
+    )
+    for key, value in build_dns(
+        cfg, stack, aws_provider=aws_base.provider if aws_base else None, routing=routing, core=core
+    ).items():
+        pulumi.export(key, value)
+    pulumi.export(out.MODEL_PINS, pins)
+    if (exported := routing_export(cfg)) is not None:
+        pulumi.export(out.ROUTING, exported)
+    pulumi.export(
+        out.SERVERLESS_ENDPOINTS,
+        {
+            **{
+                n: {"cloud": "aws", "name": e.endpoint_name}
+                for n, e in serverless.sagemaker.items()
+            },
+            **{n: {"cloud": "gcp", "name": e.endpoint_name} for n, e in serverless.vertex.items()},
+        },
+    )
 
     pulumi.export(out.ENVIRONMENT, cfg.environment.value)
     pulumi.export(
