@@ -15,6 +15,7 @@ from blueprint.monitoring.catalog import (
     names_in_text,
     unknown_names,
 )
+from components.aws.sagemaker import ALARMS as SAGEMAKER_ALARMS
 
 SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"]
 RUNBOOKS = sorted(p for p in RUNBOOKS_DIR.glob("*.md") if p.name != "README.md")
@@ -65,6 +66,13 @@ def test_runbook_cites_only_metrics_that_exist(path: Path) -> None:
         for n in unknown_names(names_in_text(text), catalog, recorded)
     ]
     assert problems == []
+
+
+def test_every_cloudwatch_alarm_has_its_runbook_and_its_prometheus_twin() -> None:
+    """The SageMaker endpoints' CloudWatch alarms link runbooks/<kind>.md too."""
+    for kind in SAGEMAKER_ALARMS:
+        assert (RUNBOOKS_DIR / f"{kind}.md").exists(), kind
+        assert kind in alert_rules.alert_names(), f"{kind}: no Prometheus alert of that name"
 
 
 def test_runbook_links_resolve() -> None:
