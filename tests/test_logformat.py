@@ -6,7 +6,8 @@ import io
 import json
 import logging
 
-from blueprint.monitoring.logformat import REQUIRED, JsonFormatter, problems
+from blueprint.monitoring.logformat import REQUIRED, TENANT_HEADER, JsonFormatter, problems
+from blueprint.preview.recorder import Plan
 
 
 def test_formatter_writes_the_required_fields() -> None:
@@ -41,3 +42,20 @@ def test_problems_are_named() -> None:
     assert "missing field 'model'" in found
     assert any("prompt_chars must be" in p for p in found)
     assert any("looks like prompt text" in p for p in found)
+
+
+def test_the_gateway_logs_requests_in_the_same_shape(plans: dict[str, Plan]) -> None:
+    proxies = [
+        r
+        for plan in plans.values()
+        for r in plan.by_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy")
+    ]
+    assert proxies, "no gateway in any stack"
+    for proxy in proxies:
+        (setting,) = proxy["inputs"]["spec"]["telemetry"]["accessLog"]["settings"]
+        assert setting["format"]["type"] == "JSON"
+        fields = setting["format"]["json"]
+        assert {"ts", "model", "tenant", "request_id", "route", "prompt_bytes"} <= set(fields)
+        assert fields["tenant"] == f"%REQ({TENANT_HEADER.upper()})%"
+        assert fields["route"].startswith("%REQ(X-")
+        assert setting["sinks"] == [{"type": "File", "file": {"path": "/dev/stdout"}}]

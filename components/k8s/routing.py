@@ -24,6 +24,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from blueprint.monitoring.logformat import gateway_access_log
+
 TYPE = "llm-inference:k8s:TieredRouting"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 ENVOY_API = "gateway.envoyproxy.io/v1alpha1"
@@ -277,7 +279,9 @@ class TieredRouting(pulumi.ComponentResource):
                 "provider": {
                     "type": "Kubernetes",
                     "kubernetes": {"envoyService": {"type": "ClusterIP"}},
-                }
+                },
+                # One JSON line per request: route, model, tenant, prompt size (issue 5).
+                "telemetry": {"accessLog": gateway_access_log(a.header)},
             },
             opts=opts,
         )
