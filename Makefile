@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check
+.PHONY: help venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
 .PHONY: check-models local bench-batching rehearse
 
 help: ## list the targets
@@ -32,6 +32,14 @@ venv: $(STAMP) ## create .venv with the pinned dependency set
 system-deps: ## install the Debian packages (Prometheus, Alertmanager, libb64) when root
 	@scripts/system-deps.sh $(DEBIAN_PACKAGES)
 
+GATEWAY_API_CHECK := tests/gateway_api/node_modules/.installed
+$(GATEWAY_API_CHECK): tests/gateway_api/package.json tests/gateway_api/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to check Gateway API objects (apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix tests/gateway_api --no-audit --no-fund --loglevel=error
+	touch $@
+
+gateway-api-schemas: $(GATEWAY_API_CHECK) ## the Gateway API CRD schemas the routing tests validate against (npm)
+
 lock: ## regenerate constraints.txt from a clean install of pyproject.toml
 	rm -rf $(BUILD)/lockvenv && $(PYTHON_BOOTSTRAP) -m venv $(BUILD)/lockvenv
 	$(BUILD)/lockvenv/bin/pip install --quiet '.[dev]'
@@ -45,10 +53,10 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy blueprint components stacks policies
 
-unit: $(STAMP) ## pytest only
+unit: $(STAMP) $(GATEWAY_API_CHECK) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: $(STAMP) system-deps lint typecheck check-models ## the whole suite: lint, types, model configs, tests
+test: $(STAMP) system-deps $(GATEWAY_API_CHECK) lint typecheck check-models ## the whole suite: lint, types, model configs, tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
@@ -62,6 +70,10 @@ golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a
 
 demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with a summary
 	$(PY) -m blueprint.demo --build $(BUILD)
+
+alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config
+	$(PY) -m blueprint.monitoring.promtool
+	amtool check-config monitoring/alertmanager/alertmanager.yaml
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)

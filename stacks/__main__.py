@@ -30,11 +30,22 @@ from blueprint.capacity import (
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
 from blueprint.cost import estimate
+from blueprint.model_pins import model_pins
 from blueprint.modelrepo.repo import facts as model_facts
 from blueprint.modelrepo.snapshot import snapshot
+from blueprint.monitoring.wiring import monitoring_args
+from blueprint.tiered import (
+    SERVING_NAMESPACE,
+    build_dns,
+    build_routing,
+    build_serverless,
+    check_edge_against_core,
+    routing_export,
+    served_models,
+)
 from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.aws.eks import EksCluster, EksClusterArgs
-from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
+from components.aws.gpu_capacity import KARPENTER_NAMESPACE, AwsGpuCapacity, AwsGpuCapacityArgs
 from components.aws.model_store import AwsModelStore, AwsModelStoreArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.gcp.budget import GcpBudget, GcpBudgetArgs
@@ -44,6 +55,7 @@ from components.gcp.model_store import GcpModelStore, GcpModelStoreArgs
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE, GcpNetwork, GcpNetworkArgs
 from components.k8s.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.k8s.handle import ClusterHandle
+from components.k8s.monitoring import YACE_SERVICE_ACCOUNT, Monitoring
 from components.k8s.triton import (
     ServingNamespace,
     ServingNamespaceArgs,
@@ -52,10 +64,6 @@ from components.k8s.triton import (
     TritonServingArgs,
     queue_time_target_us,
 )
-
-# Namespace of the Triton deployments on every cluster; a deployment's Kubernetes
-# service account is named after it (see components/k8s/triton.py).
-SERVING_NAMESPACE = "inference"
 
 # Triton on the clusters waits for the monitoring section: the triton-monitored
 # policy (rightly) refuses Triton on a cluster without a ServiceMonitor and a
@@ -292,6 +300,45 @@ def build_clusters(
     return handles
 
 
+# ---------------------------------------------------------------------------
+# Monitoring (issue 5): one monitoring stack per cluster; the CloudWatch exporter for
+# the SageMaker Serverless endpoints runs on the first AWS cluster, with an IRSA role.
+
+
+def build_monitoring(
+    cfg: StackConfig,
+    stack: str,
+    clusters: dict[str, ClusterHandle],
+    aws_base: AwsFoundation | None,
+) -> dict[str, Monitoring]:
+    if cfg.monitoring is None:
+        return {}
+    namespace = "monitoring"
+    aws_clusters = sorted(n for n, h in clusters.items() if h.cloud == "aws")
+    wants_cloudwatch = any(e.cloud.value == "aws" for e in cfg.serverless.values())
+    out: dict[str, Monitoring] = {}
+    for name, handle in sorted(clusters.items()):
+        trust = None
+        providers: list[pulumi.ProviderResource] = [handle.provider]
+        if wants_cloudwatch and aws_base is not None and aws_clusters[:1] == [name]:
+            trust = handle.irsa_assume_role_policy(namespace, YACE_SERVICE_ACCOUNT)
+            providers.append(aws_base.provider)
+        out[name] = Monitoring(
+            f"{stack}-{name}-monitoring",
+            monitoring_args(
+                cfg,
+                stack,
+                name,
+                karpenter_namespace=KARPENTER_NAMESPACE
+                if handle.cloud == "aws" and handle.pools
+                else None,
+                cloudwatch_trust_policy=trust,
+            ),
+            opts=pulumi.ResourceOptions(providers=providers),
+        )
+    return out
+
+
 def pool_outputs(specs: dict[str, PoolSpec]) -> dict[str, dict[str, object]]:
     """What each GPU pool offers, for other stacks and for the cost report."""
     return {
@@ -514,7 +561,7 @@ def build_serving(
                 queue_time_target_us=_queue_target_us(list(d.repo_models), d.variant),
                 service_account_annotations=annotations,
                 env=env,
-                service_account_name=name,
+                k8s_name=name,
             ),
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts, pulumi.ResourceOptions(depends_on=list(handle.depends_on))
@@ -530,13 +577,51 @@ def main() -> None:
     aws_base = build_aws(cfg, stack)
     gcp_base = build_gcp(cfg, stack)
     clusters = build_clusters(cfg, stack, aws_base, gcp_base)
+    build_monitoring(cfg, stack, clusters, aws_base)
     build_budgets(cfg, stack, aws_base, gcp_base)
     stores = build_model_stores(cfg, stack, aws_base, gcp_base, clusters)
     serving = build_serving(cfg, stack, clusters, stores) if SERVE_ON_CLUSTERS else {}
 
+    core = None
+    pins = model_pins(served_models(cfg))
     if cfg.edge is not None:
         core = pulumi.StackReference(cfg.edge.core_stack)
         pulumi.export(out.CORE_STACK, core.name)
+        pulumi.export(out.EDGE_ALIGNMENT, check_edge_against_core(cfg, pins, core))
+
+    # Serverless endpoints, tiered routing and DNS (blueprint/tiered.py).
+    serverless = build_serverless(
+        cfg,
+        stack,
+        aws_provider=aws_base.provider if aws_base else None,
+        gcp_provider=gcp_base.provider if gcp_base else None,
+        gcp_network=(gcp_base.network.network_id, gcp_base.network.subnet_id) if gcp_base else None,
+    )
+    routing = build_routing(
+        cfg,
+        stack,
+        clusters,
+        serverless,
+        aws_provider=aws_base.provider if aws_base else None,
+        core=core,
+    )
+    for key, value in build_dns(
+        cfg, stack, aws_provider=aws_base.provider if aws_base else None, routing=routing, core=core
+    ).items():
+        pulumi.export(key, value)
+    pulumi.export(out.MODEL_PINS, pins)
+    if (exported := routing_export(cfg)) is not None:
+        pulumi.export(out.ROUTING, exported)
+    pulumi.export(
+        out.SERVERLESS_ENDPOINTS,
+        {
+            **{
+                n: {"cloud": "aws", "name": e.endpoint_name}
+                for n, e in serverless.sagemaker.items()
+            },
+            **{n: {"cloud": "gcp", "name": e.endpoint_name} for n, e in serverless.vertex.items()},
+        },
+    )
 
     pulumi.export(out.ENVIRONMENT, cfg.environment.value)
     pulumi.export(

@@ -69,7 +69,8 @@ def test_serverless_expected_traffic_is_priced(configs: dict[str, StackConfig]) 
     )
     before = next(x for x in estimate(cfg, "prod").lines if x.name == "guardrail")
     after = next(x for x in estimate(cfg2, "prod").lines if x.name == "guardrail")
-    gb = ep.memory_mb / 1024
+    assert ep.sagemaker is not None
+    gb = ep.sagemaker.memory_mb / 1024
     compute = 10_000_000 * 0.1 * gb * 0.00002
     data = 10_000_000 * 4 / (1024 * 1024) * 0.016
     assert after.floor - before.floor == pytest.approx(compute + data)

@@ -295,7 +295,68 @@ class ServingConfig(Model):
 
 
 # ---------------------------------------------------------------------------
-# Serverless, routing, edge
+# Serverless, routing, edge (rules: blueprint/config/rules/serverless.py, routing.py)
+
+
+class ScheduledPeak(Model):
+    """A known traffic peak: provisioned concurrency raised from ``start`` to ``end``.
+
+    Schedules use Application Auto Scaling's syntax, ``cron(<min> <hour> <day> <month>
+    <weekday> <year>)`` or ``at(yyyy-mm-ddThh:mm:ss)``, evaluated in ``timezone``.
+    """
+
+    start: Annotated[
+        str, _matching(r"(cron|at|rate)\(.+\)", "a schedule such as cron(0 8 ? * MON-FRI *)")
+    ]
+    end: Annotated[
+        str, _matching(r"(cron|at|rate)\(.+\)", "a schedule such as cron(0 18 ? * MON-FRI *)")
+    ]
+    provisioned_concurrency: int = Field(ge=1, description="warm instances during the peak")
+    timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
+
+
+class SageMakerServerlessSettings(Model):
+    """SageMaker Serverless Inference: CPU only; memory and concurrency are its only knobs."""
+
+    memory_mb: int = Field(description="1024-6144 in steps of 1024")
+    max_concurrency: int = Field(description="1-200 concurrent invocations")
+    provisioned_concurrency: int = Field(
+        default=0, ge=0, description="warm instances kept against cold starts (0: none)"
+    )
+    peaks: dict[Name, ScheduledPeak] = Field(
+        default_factory=dict, description="known peaks that raise provisioned concurrency"
+    )
+    vpc: bool = Field(default=False, description="SageMaker Serverless cannot run in a VPC")
+    cold_start_alarm_seconds: float = Field(
+        default=10.0, gt=0, description="alarm when ModelSetupTime exceeds this"
+    )
+
+
+class ReplicaBounds(Model):
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=1, le=1000)
+
+
+class DriftMonitoring(Model):
+    """Vertex AI model monitoring for input (prediction) drift."""
+
+    features: dict[str, float] = Field(
+        min_length=1, description="input field -> drift threshold (distance, 0-1)"
+    )
+    sample_rate: float = Field(default=0.5, gt=0, le=1, description="share of requests logged")
+    interval_hours: int = Field(default=1, ge=1, le=24, description="how often drift is computed")
+
+
+class VertexSettings(Model):
+    """A Vertex AI endpoint with one deployed model, private and CMEK-encrypted."""
+
+    machine_type: str = Field(description="a CPU machine type of the catalog")
+    replicas: ReplicaBounds
+    scale_to_zero: bool = Field(
+        default=False, description="allow replicas.min 0 (Vertex AI preview feature)"
+    )
+    target_cpu_percent: int = Field(default=60, ge=10, le=95)
+    drift: DriftMonitoring | None = None
 
 
 class ExpectedTraffic(Model):
@@ -307,25 +368,65 @@ class ExpectedTraffic(Model):
 
 
 class ServerlessEndpoint(Model):
+    """A managed endpoint for a light CPU model: SageMaker Serverless or Vertex AI."""
+
     cloud: Cloud
     image: PinnedImage
-    repo_model: str
+    repo_model: str = Field(description="the folder under model_repo/ this endpoint serves")
     tenant: LabelValue
-    memory_mb: int = Field(description="SageMaker: 1024-6144 in 1024 steps")
-    max_concurrency: int = Field(ge=1)
-    provisioned_concurrency: int = Field(default=0, ge=0)
-    instance: str | None = Field(default=None, description="Vertex AI machine type")
+    max_payload_mb: float = Field(default=1.0, gt=0, description="largest request body")
+    timeout_seconds: int = Field(default=30, ge=1, description="longest inference allowed")
+    sagemaker: SageMakerServerlessSettings | None = None
+    vertex: VertexSettings | None = None
     expected_traffic: ExpectedTraffic = Field(default_factory=ExpectedTraffic)
 
 
 class RouteTarget(Model):
-    deployment: Name | None = None
-    serverless: Name | None = None
+    deployment: Name | None = Field(default=None, description="a model deployment (models.*)")
+    serverless: Name | None = Field(default=None, description="a serverless endpoint")
 
 
 class RoutingClass(Model):
-    match_header: str = Field(default="x-request-class")
+    """A request class: requests tagged with it go to one target."""
+
+    tier: Tier = Field(description="capacity the class needs: heavy, light or cpu")
     target: RouteTarget
+
+
+HeaderName = Annotated[
+    str, _matching(r"[a-z0-9][a-z0-9-]{0,62}", "a lowercase HTTP header name such as x-class")
+]
+DomainName = Annotated[
+    str,
+    _matching(
+        r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,}", "a DNS name such as llm.example.com"
+    ),
+]
+
+
+class DnsConfig(Model):
+    """The public API name; the core creates the zone, core and edge each add a record."""
+
+    zone: DomainName = Field(description="hosted zone the core stack creates")
+    hostname: DomainName = Field(description="the API name clients use, inside the zone")
+    health_check_path: Annotated[str, _matching(r"/\S*", "an absolute path such as /healthz")] = (
+        "/v2/health/ready"
+    )
+
+
+class RoutingConfig(Model):
+    """Tiered routing: a Gateway API HTTPRoute on the entry cluster, by a header tag."""
+
+    entry_cluster: Name = Field(description="the cluster whose gateway takes the stack's traffic")
+    header: HeaderName = Field(default="x-request-class", description="the routing tag")
+    default_class: Name | None = Field(default=None, description="class of untagged requests")
+    envoy_gateway_version: ChartVersion = Field(description="Envoy Gateway Helm chart version")
+    sigv4_proxy_image: PinnedImage | None = Field(
+        default=None, description="signs gateway calls to SageMaker endpoints"
+    )
+    tls_secret: Name = Field(default="llm-gateway-tls", description="the listener's certificate")
+    dns: DnsConfig | None = None
+    classes: dict[Name, RoutingClass] = Field(default_factory=dict)
 
 
 class EdgeConfig(Model):
@@ -334,7 +435,7 @@ class EdgeConfig(Model):
         _matching(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "<org>/<project>/<stack>"),
     ] = Field(description="fully qualified name of the core stack: <org>/<project>/<stack>")
     delegate_classes: list[Name] = Field(
-        default_factory=list, description="routing classes handed back to the core"
+        default_factory=list, description="request classes handed back to the core"
     )
 
 
@@ -347,6 +448,13 @@ class MonitoringConfig(Model):
     retention_days: int = Field(default=15, ge=1, le=400)
     alert_emails: list[Email] = Field(default_factory=list)
     runbook_base_url: Annotated[str, _matching(r"https://\S+", "an https:// URL")]
+    prometheus_adapter_version: ChartVersion = Field(
+        default="5.3.0", description="prometheus-community/prometheus-adapter chart (HPA metric)"
+    )
+    cloudwatch_exporter_version: ChartVersion = Field(
+        default="0.50.0",
+        description="prometheus-community/prometheus-yet-another-cloudwatch-exporter chart",
+    )
 
 
 class BudgetConfig(Model):
@@ -372,7 +480,7 @@ class StackConfig(Model):
     serving: ServingConfig | None = None
     models: dict[Name, ModelDeployment] = Field(default_factory=dict)
     serverless: dict[Name, ServerlessEndpoint] = Field(default_factory=dict)
-    routing: dict[Name, RoutingClass] = Field(default_factory=dict)
+    routing: RoutingConfig | None = None
     edge: EdgeConfig | None = None
     monitoring: MonitoringConfig | None = None
     budget: BudgetConfig | None = None

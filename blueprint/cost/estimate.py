@@ -317,30 +317,40 @@ def _gke_pool(name: str, pool: GpuPoolConfig, out: Estimate) -> None:
 
 def _serverless(name: str, ep: ServerlessEndpoint, out: Estimate) -> None:
     prices = services()
-    if ep.cloud is Cloud.AWS:
-        gb = ep.memory_mb / 1024
+    if ep.cloud is Cloud.AWS and ep.sagemaker is not None:
+        sm = ep.sagemaker
+        gb = sm.memory_mb / 1024
         per_gb_s = prices.usd(SM_GB_SECOND)
         traffic = ep.expected_traffic
         compute = traffic.requests_per_month * traffic.mean_duration_ms / 1000 * gb * per_gb_s
         data = traffic.requests_per_month * traffic.mean_payload_kb / (1024 * 1024)
         expected = compute + data * prices.usd(SM_DATA_GB)
-        provisioned = ep.provisioned_concurrency * gb * per_gb_s * SECONDS_PER_MONTH
+        provisioned = sm.provisioned_concurrency * gb * per_gb_s * SECONDS_PER_MONTH
         floor = provisioned + expected
-        ceiling = ep.max_concurrency * gb * per_gb_s * SECONDS_PER_MONTH + data * prices.usd(
+        ceiling = sm.max_concurrency * gb * per_gb_s * SECONDS_PER_MONTH + data * prices.usd(
             SM_DATA_GB
         )
         detail = (
-            f"{ep.memory_mb} MB, {traffic.requests_per_month:,} req/month x "
-            f"{traffic.mean_duration_ms:g} ms, provisioned {ep.provisioned_concurrency}, "
-            f"max {ep.max_concurrency}"
+            f"{sm.memory_mb} MB, {traffic.requests_per_month:,} req/month x "
+            f"{traffic.mean_duration_ms:g} ms, provisioned {sm.provisioned_concurrency}, "
+            f"max {sm.max_concurrency}"
+        )
+    elif ep.cloud is Cloud.GCP and ep.vertex is not None:
+        vx = ep.vertex
+        inst = load_catalog().instance(vx.machine_type)
+        if inst is None:
+            out.unpriced.append(
+                f"serverless {name}: machine type {vx.machine_type!r} not in catalog"
+            )
+            return
+        floor = vx.replicas.min * inst.on_demand * HOURS_PER_MONTH
+        ceiling = vx.replicas.max * inst.on_demand * HOURS_PER_MONTH
+        detail = (
+            f"{vx.replicas.min}-{vx.replicas.max} x {inst.name} (Vertex AI, billed per node-hour)"
         )
     else:
-        inst = load_catalog().instance(ep.instance or "")
-        if inst is None:
-            out.unpriced.append(f"serverless {name}: machine type {ep.instance!r} not in catalog")
-            return
-        floor = ceiling = inst.on_demand * HOURS_PER_MONTH
-        detail = f"1 x {inst.name} (Vertex AI, min replicas 1)"
+        out.unpriced.append(f"serverless {name}: no {ep.cloud.value} settings")
+        return
     out.lines.append(Line("serverless", name, ep.cloud.value, floor, ceiling, ceiling, detail))
     out.shares.append(Share(name, (ep.repo_model,), ep.tenant, floor, ceiling, detail))
 

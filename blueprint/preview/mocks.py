@@ -74,6 +74,20 @@ def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
 
 
+def _number(*parts: str) -> str:
+    """A 10-digit id, as Vertex AI and Route 53 hand out."""
+    return str(int(_digest(*parts), 16) % 10**10).rjust(10, "1")
+
+
+def _load_balancer_service(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A LoadBalancer Service gets an address once the cloud provisions it."""
+    spec = dict(inputs.get("spec") or {})
+    if spec.get("type") != "LoadBalancer":
+        return {}
+    host = f"{_digest(name, 'lb')}.elb.us-east-1.amazonaws.com"
+    return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
+
+
 COMPUTED: dict[str, Computed] = {
     "aws:iam/role:Role": _aws_arn("iam", "role/"),
     "aws:iam/policy:Policy": _aws_arn("iam", "policy/"),
@@ -93,6 +107,22 @@ COMPUTED: dict[str, Computed] = {
     "aws:cloudwatch/logGroup:LogGroup": _aws_arn("logs", "log-group:"),
     "aws:eks/cluster:Cluster": _eks_cluster,
     "gcp:container/cluster:Cluster": _gke_cluster,
+    # Serverless, Vertex AI (dynamic providers), routing and DNS.
+    "pulumi-python:dynamic/vertex:Model": lambda name, inputs: {
+        "modelName": f"{inputs.get('parent')}/models/{_number(name)}"
+    },
+    "pulumi-python:dynamic/vertex:DeployedModel": lambda name, inputs: {
+        "deployedModelId": _number(name, "deployed"),
+        "serviceAttachment": f"projects/vertex-tenant/regions/r/serviceAttachments/{_digest(name)}",
+    },
+    "pulumi-python:dynamic/vertex:DriftMonitor": lambda name, inputs: {
+        "jobName": f"{inputs.get('parent')}/modelDeploymentMonitoringJobs/{_number(name)}"
+    },
+    "kubernetes:core/v1:Service": _load_balancer_service,
+    "aws:route53/zone:Zone": lambda name, inputs: {
+        "zoneId": f"Z{_digest(name).upper()}",
+        "nameServers": [f"ns-{i}.awsdns-{_number(name)[:2]}.com" for i in range(1, 5)],
+    },
 }
 """Outputs a provider computes, by resource type; other outputs echo the inputs."""
 
@@ -125,7 +155,7 @@ class BlueprintMocks(pulumi.runtime.Mocks):
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         invoke = args.token
         if invoke == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -133,12 +163,12 @@ class BlueprintMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/offline-preview",
                 "userId": "AIDAOFFLINEPREVIEW",
                 "id": FAKE_ACCOUNT,
-            }, None
+            }, []
         if invoke == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if invoke == "aws:index/getRegion:getRegion":
             region = str(args.args.get("region") or args.args.get("name") or "us-east-1")
-            return {"name": region, "region": region, "id": region}, None
+            return {"name": region, "region": region, "id": region}, []
         if invoke == "gcp:organizations/getProject:getProject":
             project = str(args.args.get("projectId") or "offline-project")
             # A list of failures, not None: the SDK iterates over it.

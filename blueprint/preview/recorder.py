@@ -8,7 +8,10 @@ provider, and the dependencies (stack policies follow these across resources).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import pickletools
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,6 +83,26 @@ def _opaque(value: Any) -> Any:
     return str(value)
 
 
+def describe_dynamic_provider(serialized: str) -> str:
+    """A dynamic resource's ``__provider`` (base64 of a pickle) as a reviewer can read it.
+
+    Names the provider class the pickle refers to and a digest of the exact bytes,
+    so the plan shows which code runs and a golden diff shows when it changes.
+    """
+    raw = base64.b64decode(serialized)
+    strings: list[str] = []
+    names: list[str] = []
+    for op, arg, _pos in pickletools.genops(raw):
+        if isinstance(arg, str) and op.name.endswith("UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            names.append(f"{strings[-2]}.{strings[-1]}")
+        elif op.name == "GLOBAL" and isinstance(arg, str):
+            names.append(arg.replace(" ", "."))
+    what = names[-1] if names else "unknown"
+    return f"<dynamic provider {what} sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that also keeps every registration for the plan."""
 
@@ -92,6 +115,8 @@ class RecordingMonitor(MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = rpc.deserialize_properties(request.object)
+        if isinstance(inputs.get("__provider"), str):
+            inputs["__provider"] = describe_dynamic_provider(inputs["__provider"])
         record: dict[str, Any] = {
             "urn": response.urn,
             "type": request.type,

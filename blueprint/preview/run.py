@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from blueprint.config import ConfigError, ConfigIssue, read_stack_file, stack_file, validate_config
 from blueprint.config.loader import STACK_DIR, display_path
 from blueprint.config.schema import StackConfig
@@ -61,7 +63,16 @@ def preview_stacks(
         if core is not None and core not in outputs:
             results[stack] = StackResult(stack, None, config, _missing_core(stack, core, stack_dir))
             continue
-        plan = record_program(stack, raw, outputs, program=program)
+        try:
+            plan = record_program(stack, raw, outputs, program=program)
+        except pulumi.RunError as exc:
+            # A check the program makes against other stacks' outputs (the edge
+            # against its core): reported like a configuration error, no traceback.
+            path = display_path(stack_file(stack, stack_dir))
+            results[stack] = StackResult(
+                stack, None, config, ConfigError(path, [ConfigIssue((), str(exc))])
+            )
+            continue
         outputs[stack] = plan.outputs
         results[stack] = StackResult(stack, plan, config)
     return [results[s] for s in stacks]

@@ -83,8 +83,11 @@ class TritonServingArgs:
     startup_timeout_s: int = 900
     """How long model loading may take before the startup probe gives up."""
     shm_size: str = "2Gi"
+    k8s_name: str | None = None
+    """Name of the Deployment, Service, ServiceAccount, HPA and PDB; defaults to the
+    component's name. Routing finds the Service by it."""
     service_account_name: str | None = None
-    """Defaults to the component's name; the bucket reader's trust names it."""
+    """Defaults to ``k8s_name``; the bucket reader's trust names it."""
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """e.g. iam.gke.io/gcp-service-account for GKE Workload Identity."""
     env: Mapping[str, str] = field(default_factory=dict)
@@ -150,11 +153,12 @@ class TritonServing(pulumi.ComponentResource):
         validate_args(args)
         super().__init__(TYPE, name, None, opts)
         self._name = name
+        self._k8s_name = args.k8s_name or name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._labels = {
             "app.kubernetes.io/name": "triton",
-            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/instance": self._k8s_name,
             "app.kubernetes.io/component": "inference",
             "app.kubernetes.io/part-of": "llm-inference",
             "llm-inference/tenant": args.tenant,
@@ -182,14 +186,14 @@ class TritonServing(pulumi.ComponentResource):
 
     def _meta(self, suffix: str = "") -> Any:  # an ObjectMetaArgsDict
         return {
-            "name": f"{self._name}{suffix}",
+            "name": f"{self._k8s_name}{suffix}",
             "namespace": self._args.namespace,
             "labels": {**self._labels, **self._args.labels},
         }
 
     def _create_service_account(self) -> k8s.core.v1.ServiceAccount:
         meta = self._meta()
-        meta["name"] = self._args.service_account_name or self._name
+        meta["name"] = self._args.service_account_name or self._k8s_name
         meta["annotations"] = dict(self._args.service_account_annotations)
         return k8s.core.v1.ServiceAccount(
             f"{self._name}-sa",
@@ -200,7 +204,7 @@ class TritonServing(pulumi.ComponentResource):
 
     def _create_deployment(self, sa: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
         a = self._args
-        selector = {"app.kubernetes.io/instance": self._name, "app.kubernetes.io/name": "triton"}
+        selector = {"app.kubernetes.io/instance": self._k8s_name, "app.kubernetes.io/name": "triton"}
         command = pulumi.Output.from_input(a.repository_uri).apply(
             lambda uri: triton_command(a, uri)
         )
@@ -318,7 +322,7 @@ class TritonServing(pulumi.ComponentResource):
                 {
                     "type": "ClusterIP",
                     "selector": {
-                        "app.kubernetes.io/instance": self._name,
+                        "app.kubernetes.io/instance": self._k8s_name,
                         "app.kubernetes.io/name": "triton",
                     },
                     "ports": [
@@ -384,7 +388,7 @@ class TritonServing(pulumi.ComponentResource):
                     "max_unavailable": 1,
                     "selector": {
                         "match_labels": {
-                            "app.kubernetes.io/instance": self._name,
+                            "app.kubernetes.io/instance": self._k8s_name,
                             "app.kubernetes.io/name": "triton",
                         }
                     },

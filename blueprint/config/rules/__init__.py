@@ -16,7 +16,7 @@ from blueprint.config.schema import StackConfig
 Rule = Callable[[StackConfig], Iterable[ConfigIssue]]
 
 _RULES: list[Rule] = []
-_DOMAINS = ("core", "gpu", "placement")
+_DOMAINS = ("core", "gpu", "placement", "serverless", "routing")
 
 
 def rule(fn: Rule) -> Rule:

@@ -1,0 +1,224 @@
+"""Tiered routing and edge/core DNS in the previewed plans (prod and edge), under mocks.
+
+The routing sits on each stack's entry cluster (its ClusterHandle's provider); the
+edge reads the core's gateway address and DNS zone from prod's recorded outputs.
+Rendered Gateway API objects are validated against the Gateway API CRD schemas
+(tests/gateway_api).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from blueprint import outputs as out
+from blueprint.preview.recorder import Plan
+from components.k8s.routing import CoreTarget, ServiceTarget, http_route
+from tests.conftest import REPO
+
+VALIDATOR = REPO / "tests" / "gateway_api"
+
+
+@pytest.fixture(scope="module")
+def prod(plans: dict[str, Plan]) -> Plan:
+    return plans["prod"]
+
+
+@pytest.fixture(scope="module")
+def edge(plans: dict[str, Plan]) -> Plan:
+    return plans["edge"]
+
+
+def kube(plan: Plan, kind: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in plan.resources
+        if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
+    ]
+
+
+def route_rules(plan: Plan) -> list[dict[str, Any]]:
+    (route,) = kube(plan, "HTTPRoute")
+    return route["inputs"]["spec"]["rules"]
+
+
+def rule_for(plan: Plan, cls: str | None) -> dict[str, Any]:
+    for rule in route_rules(plan):
+        headers = rule["matches"][0].get("headers")
+        if (headers and headers[0]["value"] == cls) or (cls is None and not headers):
+            return rule
+    raise AssertionError(f"no rule for {cls}")
+
+
+def validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        ["node", "validate.mjs"],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        cwd=VALIDATOR,
+        check=False,
+        timeout=120,
+    )
+    assert proc.stdout, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def gateway_api_objects(plan: Plan) -> list[dict[str, Any]]:
+    docs = []
+    for r in plan.resources:
+        if r["type"].startswith("kubernetes:gateway.networking.k8s.io/"):
+            inputs = r["inputs"]
+            docs.append({k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    return docs
+
+
+def test_every_class_is_one_exact_header_match(prod: Plan) -> None:
+    classes = {"heavy-chat", "long-context", "light-chat", "embeddings", "guardrail"}
+    tagged = [r for r in route_rules(prod) if r["matches"][0].get("headers")]
+    assert {r["matches"][0]["headers"][0]["value"] for r in tagged} == classes
+    for rule in tagged:
+        (header,) = rule["matches"][0]["headers"]
+        assert header["name"] == "x-request-class"
+        assert header["type"] == "Exact"
+    assert rule_for(prod, "heavy-chat")["backendRefs"] == [
+        {"name": "chat-llm", "namespace": "llm-serving", "port": 8000}
+    ]
+    # Untagged requests fall through to the default class (light chat).
+    assert rule_for(prod, None)["backendRefs"] == rule_for(prod, "light-chat")["backendRefs"]
+    assert route_rules(prod)[-1] == rule_for(prod, None)
+
+
+def test_guardrails_go_to_sagemaker_through_the_signing_proxy(prod: Plan) -> None:
+    rule = rule_for(prod, "guardrail")
+    assert rule["backendRefs"] == [{"name": "sagemaker-sigv4", "port": 8080}]
+    (rewrite,) = rule["filters"]
+    assert rewrite["urlRewrite"]["path"] == {
+        "type": "ReplaceFullPath",
+        "replaceFullPath": "/endpoints/prod-guardrail/invocations",
+    }
+    (proxy,) = kube(prod, "Deployment")
+    container = proxy["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    assert "@sha256:" in container["image"]
+    assert container["args"][container["args"].index("--host") + 1] == (
+        "runtime.sagemaker.us-east-1.amazonaws.com"
+    )
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_gateway_listens_on_https_behind_its_own_load_balancer(prod: Plan) -> None:
+    (gw,) = kube(prod, "Gateway")
+    (listener,) = gw["inputs"]["spec"]["listeners"]
+    assert listener["protocol"] == "HTTPS"
+    assert listener["tls"]["certificateRefs"] == [{"name": "llm-gateway-tls"}]
+    lb = next(s for s in kube(prod, "Service") if s["inputs"]["spec"].get("type") == "LoadBalancer")
+    spec = lb["inputs"]["spec"]
+    assert (
+        spec["selector"]["gateway.envoyproxy.io/owning-gateway-name"]
+        == gw["inputs"]["metadata"]["name"]
+    )
+    assert spec["ports"] == [{"name": "https", "port": 443, "targetPort": listener["port"]}]
+    assert lb["inputs"]["metadata"]["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"
+    }
+    (release,) = [
+        r
+        for r in prod.by_type("kubernetes:helm.sh/v3:Release")
+        if r["name"].startswith("prod-routing")
+    ]
+    assert release["inputs"]["version"] == "v1.5.9"
+    assert release["inputs"]["values"]["config"]["envoyGateway"]["extensionApis"] == {
+        "enableBackend": True
+    }
+    (grant,) = kube(prod, "ReferenceGrant")
+    assert grant["inputs"]["metadata"]["namespace"] == "llm-serving"
+
+
+def test_core_owns_the_zone_and_a_health_checked_latency_record(prod: Plan) -> None:
+    (zone,) = prod.by_type("aws:route53/zone:Zone")
+    assert zone["inputs"]["name"] == "llm.example.com"
+    assert zone.get("protect") is True
+    (record,) = prod.by_type("aws:route53/record:Record")
+    (check,) = prod.by_type("aws:route53/healthCheck:HealthCheck")
+    inputs = record["inputs"]
+    assert inputs["name"] == "api.llm.example.com"
+    assert inputs["latencyRoutingPolicies"] == [{"region": "us-east-1"}]
+    assert inputs["setIdentifier"] == "us-east-1"
+    assert inputs["records"] == [prod.outputs[out.GATEWAY_ADDRESS]]
+    assert inputs["healthCheckId"] == check["name"] + "-id"
+    assert check["inputs"]["type"] == "HTTPS"
+    assert check["inputs"]["resourcePath"] == "/v2/health/ready"
+    assert check["inputs"]["fqdn"] == prod.outputs[out.GATEWAY_ADDRESS]
+    assert prod.outputs[out.API_HOSTNAME] == "api.llm.example.com"
+    assert prod.outputs[out.DNS_ZONE_ID].startswith("Z")
+
+
+def test_edge_hands_delegated_classes_to_the_core(edge: Plan, prod: Plan) -> None:
+    for cls in ("heavy-chat", "long-context"):
+        rule = rule_for(edge, cls)
+        assert rule["backendRefs"] == [
+            {
+                "group": "gateway.envoyproxy.io",
+                "kind": "Backend",
+                "name": "core-gateway",
+                "port": 443,
+            }
+        ]
+        assert rule["filters"] == [
+            {"type": "URLRewrite", "urlRewrite": {"hostname": "api.llm.example.com"}}
+        ]
+    (backend,) = kube(edge, "Backend")
+    (endpoint,) = backend["inputs"]["spec"]["endpoints"]
+    # The core's own gateway, not the shared name (which could resolve to the edge).
+    assert endpoint["fqdn"]["hostname"] == prod.outputs[out.GATEWAY_ADDRESS]
+    assert backend["inputs"]["spec"]["tls"]["sni"] == "api.llm.example.com"
+    assert rule_for(edge, "light-chat")["backendRefs"][0]["name"] == "edge-chat"
+    assert not kube(edge, "Deployment"), "the edge routes to no SageMaker endpoint"
+
+
+def test_edge_joins_the_core_name_with_its_own_region(edge: Plan, prod: Plan) -> None:
+    assert not edge.by_type("aws:route53/zone:Zone")
+    (record,) = edge.by_type("aws:route53/record:Record")
+    assert record["inputs"]["zoneId"] == prod.outputs[out.DNS_ZONE_ID]
+    assert record["inputs"]["name"] == prod.outputs[out.API_HOSTNAME]
+    assert record["inputs"]["latencyRoutingPolicies"] == [{"region": "eu-west-1"}]
+    assert record["inputs"]["records"] == [edge.outputs[out.GATEWAY_ADDRESS]]
+    assert edge.outputs[out.GATEWAY_ADDRESS] != prod.outputs[out.GATEWAY_ADDRESS]
+    assert record["inputs"]["healthCheckId"]
+
+
+@pytest.mark.slow
+def test_rendered_gateway_api_objects_pass_the_crd_schemas(prod: Plan, edge: Plan) -> None:
+    objects = gateway_api_objects(prod) + gateway_api_objects(edge)
+    assert {o["kind"] for o in objects} == {
+        "Gateway",
+        "GatewayClass",
+        "HTTPRoute",
+        "ReferenceGrant",
+    }
+    results = validate(objects)
+    assert [r for r in results if not r["ok"]] == []
+    assert len(results) == len(objects)
+
+
+@pytest.mark.slow
+def test_the_schema_check_refuses_a_broken_route() -> None:
+    route = http_route(
+        name="broken",
+        namespace="llm-gateway",
+        gateway="gw",
+        header="x request class",  # spaces are not allowed in a header name
+        classes={
+            "a": ServiceTarget(service="svc", namespace="llm-serving", port=70000),
+            "b": CoreTarget(address="core.example.com", server_name="api.example.com"),
+        },
+        default_class=None,
+    )
+    (result,) = validate([json.loads(json.dumps(route, default=str))])
+    assert result["ok"] is False
+    text = " ".join(result["errors"])
+    assert "port must be <= 65535" in text
+    assert "headers/0/name must match pattern" in text
