@@ -27,7 +27,7 @@ MODEL_REPOSITORIES: Final = "modelRepositories"
 """Map of cloud -> URI (s3://... or gs://...) of the content-addressed snapshot of
 model_repo/ that Triton pods and serverless endpoints load."""
 TRITON_SERVICES: Final = "tritonServices"
-"""Map of model deployment -> the name of its Triton Service (namespace ``inference``)."""
+"""Map of model deployment -> the name of its Triton Service (namespace ``llm-serving``)."""
 MODEL_PINS: Final = "modelPins"
 """Map of repo model -> {versions, digest}: what the stack serves, by content. The edge
 compares its own with the core's so both serve the same model versions."""

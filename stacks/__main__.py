@@ -65,13 +65,6 @@ from components.k8s.triton import (
     queue_time_target_us,
 )
 
-# Triton on the clusters waits for the monitoring section: the triton-monitored
-# policy (rightly) refuses Triton on a cluster without a ServiceMonitor and a
-# PrometheusRule, and those come with the monitoring wiring (issue 5). Set this to
-# True in the same change that wires monitoring onto the clusters;
-# tests/test_serving_wiring.py runs the program with it on.
-SERVE_ON_CLUSTERS = False
-
 
 @dataclass(frozen=True)
 class AwsFoundation:
@@ -580,7 +573,7 @@ def main() -> None:
     build_monitoring(cfg, stack, clusters, aws_base)
     build_budgets(cfg, stack, aws_base, gcp_base)
     stores = build_model_stores(cfg, stack, aws_base, gcp_base, clusters)
-    serving = build_serving(cfg, stack, clusters, stores) if SERVE_ON_CLUSTERS else {}
+    serving = build_serving(cfg, stack, clusters, stores)
 
     core = None
     pins = model_pins(served_models(cfg))
