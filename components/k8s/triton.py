@@ -204,7 +204,10 @@ class TritonServing(pulumi.ComponentResource):
 
     def _create_deployment(self, sa: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
         a = self._args
-        selector = {"app.kubernetes.io/instance": self._k8s_name, "app.kubernetes.io/name": "triton"}
+        selector = {
+            "app.kubernetes.io/instance": self._k8s_name,
+            "app.kubernetes.io/name": "triton",
+        }
         command = pulumi.Output.from_input(a.repository_uri).apply(
             lambda uri: triton_command(a, uri)
         )
