@@ -30,12 +30,14 @@ from blueprint.capacity import (
 from blueprint.config import StackConfig, from_pulumi
 from blueprint.config.schema import ClusterConfig, Environment
 from blueprint.cost import estimate
-from blueprint.model_pins import model_pins
+from blueprint.model_pins import model_pin, model_pins
+from blueprint.modelrepo.repo import REPO_ROOT
 from blueprint.modelrepo.repo import facts as model_facts
-from blueprint.modelrepo.snapshot import snapshot
+from blueprint.modelrepo.snapshot import build_tarball, snapshot
 from blueprint.monitoring.wiring import monitoring_args
 from blueprint.tiered import (
     SERVING_NAMESPACE,
+    artifact_key,
     build_dns,
     build_routing,
     build_serverless,
@@ -426,6 +428,10 @@ def repo_models_on(cfg: StackConfig, cloud: str) -> list[str]:
     return sorted(models)
 
 
+# Where build_tarball writes the SageMaker artifacts (ignored by git, like build/).
+ARTIFACT_DIR = REPO_ROOT / "build" / "model-artifacts"
+
+
 @dataclass(frozen=True)
 class ModelStores:
     aws: AwsModelStore | None
@@ -469,9 +475,22 @@ def build_model_stores(
             for name in _deployments_on(cfg, "aws")
             if cfg.models[name].cluster in clusters
         }
+        # SageMaker's Triton takes the model as one tarball, at the key the endpoint
+        # names (blueprint/tiered.py): built here, reproducibly, named by content.
+        artifacts = {
+            artifact_key(ep.repo_model, model_pin(ep.repo_model)["digest"], "sagemaker")
+            + "/model.tar.gz": str(build_tarball([ep.repo_model], ARTIFACT_DIR))
+            for ep in cfg.serverless.values()
+            if ep.sagemaker is not None and ep.cloud.value == "aws"
+        }
         aws_store = AwsModelStore(
             f"{stack}-models-aws",
-            AwsModelStoreArgs(bucket_name=bucket, snapshot=snapshot(aws_models), readers=readers),
+            AwsModelStoreArgs(
+                bucket_name=bucket,
+                snapshot=snapshot(aws_models),
+                readers=readers,
+                artifacts=artifacts,
+            ),
             opts=pulumi.ResourceOptions(provider=aws_base.provider),
         )
     gcp_models = repo_models_on(cfg, "gcp")
@@ -483,6 +502,14 @@ def build_model_stores(
                 location=cfg.gcp.region,
                 bucket_name=bucket,
                 snapshot=snapshot(gcp_models),
+                # A Vertex AI endpoint reads a repository root at the prefix it names.
+                extra_roots={
+                    artifact_key(ep.repo_model, model_pin(ep.repo_model)["digest"], "vertex"): (
+                        snapshot([ep.repo_model])
+                    )
+                    for ep in cfg.serverless.values()
+                    if ep.vertex is not None and ep.cloud.value == "gcp"
+                },
                 reader_service_accounts=[
                     f"{SERVING_NAMESPACE}/{name}" for name in _deployments_on(cfg, "gcp")
                 ],

@@ -337,3 +337,18 @@ def test_gcs_bucket_is_private_versioned_cmek_with_workload_identity(stores: Pla
     (viewer,) = stores.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")
     assert viewer["inputs"]["role"] == "roles/storage.objectViewer"
     assert not stores.by_type("gcp:serviceaccount/key:Key")
+
+
+def test_sagemaker_tarball_is_reproducible_and_a_repository_root(tmp_path: Path) -> None:
+    import tarfile  # noqa: PLC0415
+
+    from blueprint.modelrepo.snapshot import build_tarball  # noqa: PLC0415
+
+    first = build_tarball(["prompt_guard"], tmp_path / "a")
+    second = build_tarball(["prompt_guard"], tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        names = tar.getnames()
+    assert "prompt_guard/config.pbtxt" in names
+    assert "prompt_guard/1/model.py" in names
+    assert not [n for n in names if "__pycache__" in n]

@@ -73,3 +73,37 @@ def snapshot(models: Iterable[str], repo: Path = MODEL_REPO) -> RepositorySnapsh
     return RepositorySnapshot(
         digest=hashlib.sha256(manifest.encode()).hexdigest(), files=tuple(files)
     )
+
+
+def build_tarball(models: Iterable[str], dest_dir: Path, repo: Path = MODEL_REPO) -> Path:
+    """A reproducible ``model.tar.gz`` of the models' folders (a repository root).
+
+    SageMaker's Triton container takes the model repository as one tarball. Entries
+    are sorted, owned by 0:0, dated 0, and gzip carries no timestamp, so the same
+    content gives the same bytes; the file is named by the snapshot's digest.
+    """
+    import gzip  # noqa: PLC0415 (only the SageMaker artifact needs these)
+    import io  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+
+    snap = snapshot(models, repo)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / f"model-{snap.short}.tar.gz"
+    if target.is_file():
+        return target
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in snap.files:
+            data = Path(f.path).read_bytes()
+            info = tarfile.TarInfo(f.key)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    tmp = target.with_suffix(".tmp")
+    with tmp.open("wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    tmp.replace(target)
+    return target

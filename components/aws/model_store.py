@@ -35,6 +35,9 @@ class AwsModelStoreArgs:
     kms_deletion_window_days: int = 30
     readers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Reader name -> trust policy (JSON) of a role that may read the repository."""
+    artifacts: Mapping[str, str] = field(default_factory=dict)
+    """Extra objects: key -> local file (e.g. a SageMaker ``model.tar.gz``, whose key
+    carries the model's content digest)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -180,6 +183,18 @@ class AwsModelStore(pulumi.ComponentResource):
                     server_side_encryption="aws:kms",
                     kms_key_id=key.arn,
                     metadata={"sha256": f.sha256},
+                    opts=self._child,
+                )
+            )
+        for object_key, path in sorted(a.artifacts.items()):
+            objects.append(
+                aws.s3.BucketObjectv2(
+                    f"{self._name}-{object_key}",
+                    bucket=bucket.id,
+                    key=object_key,
+                    source=pulumi.FileAsset(path),
+                    server_side_encryption="aws:kms",
+                    kms_key_id=key.arn,
                     opts=self._child,
                 )
             )

@@ -32,6 +32,9 @@ class GcpModelStoreArgs:
     snapshot: RepositorySnapshot
     prefix: str = "model_repo"
     noncurrent_version_days: int = 30
+    extra_roots: Mapping[str, RepositorySnapshot] = field(default_factory=dict)
+    """More repository roots: prefix -> snapshot (e.g. a Vertex AI endpoint's model,
+    under a prefix that carries the model's content digest)."""
     reader_service_accounts: Sequence[str] = ()
     """Kubernetes service accounts allowed to read, as ``<namespace>/<name>``."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -139,7 +142,7 @@ class GcpModelStore(pulumi.ComponentResource):
 
     def _upload(self, bucket: gcp.storage.Bucket) -> list[gcp.storage.BucketObject]:
         a = self._args
-        return [
+        objects = [
             gcp.storage.BucketObject(
                 f"{self._name}-{f.key}",
                 bucket=bucket.name,
@@ -150,6 +153,19 @@ class GcpModelStore(pulumi.ComponentResource):
             )
             for f in a.snapshot.files
         ]
+        for root, snap in sorted(a.extra_roots.items()):
+            objects += [
+                gcp.storage.BucketObject(
+                    f"{self._name}-{root}/{f.key}",
+                    bucket=bucket.name,
+                    name=f"{root.strip('/')}/{f.key}",
+                    source=pulumi.FileAsset(f.path),
+                    metadata={"sha256": f.sha256},
+                    opts=self._child,
+                )
+                for f in snap.files
+            ]
+        return objects
 
     def _create_reader(
         self, bucket: gcp.storage.Bucket, key: gcp.kms.CryptoKey
