@@ -10,7 +10,8 @@ live/ready/startup probes; requests, memory and GPU limits; a memory-backed
 timeout; topology spread over zones and nodes), a Service (HTTP, gRPC, metrics),
 a HorizontalPodAutoscaler (autoscaling/v2) on Triton's average queue time per
 request, a pods metric served by prometheus-adapter (the rule is
-``PROMETHEUS_ADAPTER_RULE``; no HPA for a parked deployment, replicas.min 0), and
+``blueprint.monitoring.autoscaling.adapter_rules()``; no HPA for a parked
+deployment, replicas.min 0), and
 a PodDisruptionBudget.
 """
 
@@ -23,26 +24,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from blueprint.monitoring.autoscaling import HPA_QUEUE_METRIC
+
 TYPE = "llm-inference:k8s:TritonServing"
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
-QUEUE_METRIC = "triton_queue_time_per_request_us"
-"""The pods metric the HPA reads, as prometheus-adapter names it."""
-
-# prometheus-adapter rule (values.yaml `rules.custom`) that serves QUEUE_METRIC:
-# average queue time per successful request over 2 minutes, per pod.
-PROMETHEUS_ADAPTER_RULE: dict[str, Any] = {
-    "seriesQuery": 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
-    "resources": {
-        "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
-    },
-    "name": {"matches": "^nv_inference_queue_duration_us$", "as": QUEUE_METRIC},
-    "metricsQuery": (
-        "sum(rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)"
-        " / clamp_min(sum(rate(nv_inference_request_success{<<.LabelMatchers>>}[2m]))"
-        " by (<<.GroupBy>>), 1)"
-    ),
-}
+# The pods metric the HPA reads; prometheus-adapter serves it with the rule of
+# blueprint.monitoring.autoscaling.adapter_rules() (the monitoring section installs it).
+QUEUE_METRIC = HPA_QUEUE_METRIC
 
 # APIs no client of a serving pod may call: models are loaded at start (EXPLICIT),
 # never changed at run time. They are restricted to a header value generated inside
