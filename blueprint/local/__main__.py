@@ -2,6 +2,11 @@
 
     python -m blueprint.local [--models text_embedding,prompt_guard] [--http-port N]
                               [--grpc-port N] [--metrics-port N] [--exit-timeout S]
+                              [--no-observability]
+
+The real Triton on model_repo/, then the monitoring section's Prometheus (scraping it,
+with the production alert rules), Alertmanager and webhook recorder
+(blueprint/local/observability.py); stopped in reverse order.
 
 Ports default to free ones (or TRITON_HTTP_PORT, TRITON_GRPC_PORT,
 TRITON_METRICS_PORT); the model repository to ``model_repo/`` (or MODEL_REPO).
@@ -17,6 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
+from blueprint.local._proc import LaunchError
+from blueprint.local.observability import Observability
 from blueprint.local.triton import LocalTriton, TritonError, TritonSettings
 from blueprint.modelrepo.repo import latency_budgets
 
@@ -29,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", type=int, default=None)
     p.add_argument("--metrics-port", type=int, default=None)
     p.add_argument("--exit-timeout", type=int, default=None, help="seconds (Triton's own)")
+    p.add_argument(
+        "--no-observability", action="store_true", help="Triton only (no Prometheus/Alertmanager)"
+    )
     return p
 
 
@@ -79,11 +89,32 @@ def main(argv: list[str] | None = None) -> int:
         state = "READY" if ready[name] else "not loaded"
         budget = budgets.get(name)
         print(f"{name:<18} {state:<12} {f'{budget:g} ms' if budget else '-'}")
+    observability = None
+    if not args.no_observability:
+        try:
+            observability = Observability.start(
+                triton_targets=(f"{settings.host}:{triton.ports.metrics}",),
+                models=tuple(sorted(m for m, ok in ready.items() if ok)),
+            )
+        except (LaunchError, OSError) as exc:
+            triton.stop()
+            print(f"make local: Prometheus/Alertmanager did not start: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"Prometheus {observability.prometheus.url}, Alertmanager "
+            f"{observability.alertmanager.url}, webhook {observability.webhook.url}"
+        )
     print("Ctrl-C stops it.", flush=True)
+    code: int | None = 0
     while not stop.wait(1.0):
         if triton.process is not None and triton.process.poll() is not None:
             print(f"Triton exited ({triton.process.returncode}):\n{triton.log_tail()}")
-            return 1
+            code = None
+            break
+    if observability is not None:
+        observability.stop()
+    if code is None:
+        return 1
     print("stopping Triton ...", flush=True)
     code = triton.stop()
     print(f"Triton stopped (exit status {code}).")

@@ -209,6 +209,8 @@ class LocalTriton:
             f"--exit-timeout-secs={s.exit_timeout_s}",
             f"--log-verbose={s.log_verbose}",
             "--log-format=ISO8601",
+            # Latency quantiles per model, which the alert rules and dashboards read.
+            "--metrics-config=summary_latencies=true",
         ]
         args += [f"--load-model={m}" for m in self.models_to_load()]
         return [*args, *s.extra_args]

@@ -114,6 +114,7 @@ def triton_command(args: TritonServingArgs, repository_uri: str) -> list[str]:
         "--allow-metrics=true",
         "--allow-gpu-metrics=true",
         "--log-format=ISO8601",
+        "--metrics-config=summary_latencies=true",
     ]
     if args.variant:
         flags.append(f"--model-config-name={args.variant}")
@@ -153,6 +154,8 @@ class TritonServing(pulumi.ComponentResource):
             "llm-inference/tenant": args.tenant,
             # Cost attribution: the models this deployment serves ('.'-joined).
             "llm-inference/model": ".".join(args.models)[:63].strip("._-"),
+            # Which model deployment (stack file `models` key): alerts and budgets join on it.
+            "llm-inference/deployment": self._k8s_name,
         }
 
         sa = self._create_service_account()
