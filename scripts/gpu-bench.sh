@@ -63,6 +63,9 @@ export LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY
 export TRITON_WORK_DIR="$WORK/triton"
 export PYTHONPATH="$PWD"
 export BENCH_NOTE="Triton 2.51 from nvidia-pytriton 0.7.0, perf_analyzer from tritonclient 2.51.0 (scripts/gpu-bundle.sh)"
+# The bundle's packages are not installed distributions there: say which they are.
+export BENCH_VERSION_TRITONCLIENT=$(sed -n 's/^tritonclient==//p' constraints.txt)
+export BENCH_VERSION_NVIDIA_PYTRITON=$(sed -n 's/^nvidia-pytriton==//p' constraints.txt)
 echo "setup took $(( $(date +%s) - start )) s"
 
 set +e

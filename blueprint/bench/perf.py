@@ -240,5 +240,8 @@ def machine() -> dict[str, Any]:
         try:
             info[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
-            info[pkg] = None
+            # A machine that runs a carried bundle (scripts/gpu-bench.sh) has no
+            # installed distribution to ask; the bundle states what it carries.
+            env = "BENCH_VERSION_" + pkg.upper().replace("-", "_")
+            info[pkg] = os.environ.get(env)
     return info

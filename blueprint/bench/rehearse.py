@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -229,7 +230,7 @@ def write_report(
         json.dumps(
             {
                 "machine": host,
-                "note": "measured while other work shared the machine's CPUs: provisional",
+                "note": os.environ.get("BENCH_CONDITIONS", ""),
                 "capacity_rps": caps,
                 "verdicts": verdict,
                 "levels": [asdict(lv) for lv in levels],
@@ -242,8 +243,8 @@ def write_report(
     lines = [
         "# Capacity rehearsal",
         "",
-        f"Machine: {host.get('cpu')} x{host['cpus']} ({host['platform']}); measured while other "
-        "work shared the CPUs, so the figures are provisional.",
+        f"Machine: {host.get('cpu')} x{host['cpus']} ({host['platform']}), load average "
+        f"{host.get('loadavg_1m_at_start')} at the start. {os.environ.get('BENCH_CONDITIONS', '')}",
         "",
         "| model | load | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | budget ms | sent "
         "| ok | failed | dropped | verdict |",
