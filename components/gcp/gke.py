@@ -22,6 +22,9 @@ import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
 
+GKE_SERVICE_AGENT = "serviceAccount:service-{number}@container-engine-robot.iam.gserviceaccount.com"
+"""The Google-managed account GKE's control plane acts as in a project."""
+
 TYPE = "llm-inference:gcp:GkeCluster"
 
 NODE_ROLES = (
@@ -109,7 +112,8 @@ class GkeCluster(pulumi.ComponentResource):
         self.workload_pool = f"{args.project}.svc.id.goog"
 
         account = self._create_node_account()
-        cluster = self._create_cluster()
+        secrets_key, secrets_grant = self._create_secrets_key()
+        cluster = self._create_cluster(secrets_key, secrets_grant)
         self.system_node_pool = self._create_system_pool(cluster, account)
 
         self.cluster_id = cluster.id
@@ -153,7 +157,45 @@ class GkeCluster(pulumi.ComponentResource):
             )
         return account
 
-    def _create_cluster(self) -> gcp.container.Cluster:
+    def _create_secrets_key(self) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:
+        """A Cloud KMS key for envelope encryption of Kubernetes Secrets (application-layer).
+
+        The key lives in the cluster's region (GKE requires it) and the GKE service
+        agent may use it for nothing else than encrypt/decrypt.
+        """
+        args = self._args
+        ring = gcp.kms.KeyRing(
+            f"{self._name}-secrets",
+            name=f"{args.cluster_name}-secrets",
+            location=args.region,
+            project=args.project,
+            opts=self._child,
+        )
+        key = gcp.kms.CryptoKey(
+            f"{self._name}-secrets",
+            name="kubernetes-secrets",
+            key_ring=ring.id,
+            rotation_period="7776000s",
+            purpose="ENCRYPT_DECRYPT",
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+        )
+        project = gcp.organizations.get_project_output(project_id=args.project)
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{self._name}-secrets-gke-agent",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=project.number.apply(
+                lambda n: (
+                    f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+                )
+            ),
+            opts=self._child,
+        )
+        return key, grant
+
+    def _create_cluster(
+        self, secrets_key: gcp.kms.CryptoKey, secrets_grant: gcp.kms.CryptoKeyIAMMember
+    ) -> gcp.container.Cluster:
         args = self._args
         return gcp.container.Cluster(
             f"{self._name}-cluster",
@@ -185,6 +227,7 @@ class GkeCluster(pulumi.ComponentResource):
                 ]
             },
             workload_identity_config={"workload_pool": self.workload_pool},
+            database_encryption={"state": "ENCRYPTED", "key_name": secrets_key.id},
             enable_shielded_nodes=True,
             deletion_protection=args.deletion_protection,
             logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
@@ -193,7 +236,8 @@ class GkeCluster(pulumi.ComponentResource):
                 "enable_components": ["SYSTEM_COMPONENTS", "DCGM"],
                 "managed_prometheus": {"enabled": True},
             },
-            opts=self._child,
+            # GKE checks it may use the key when the cluster is created.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_grant]),
         )
 
     def _create_system_pool(
