@@ -3,7 +3,9 @@
 Every ``config.pbtxt`` and ``configs/<variant>.pbtxt`` is parsed with Triton's own
 ModelConfig schema, then checked against rules a reviewer of a model PR would want:
 the model's own settings (batching, queue delay within the latency budget, instance
-groups, version folders) and, for each model deployment in the committed stacks,
+groups, version folders, the weights each version's ``weights.json`` pins, the
+``python_modules`` a Python model declares) and, for each model deployment in the
+committed stacks,
 whether the config fits the pool it is sent to (GPU ids, MIG slice memory,
 tensor parallelism). Each finding names the file, the line, the field, the bad
 value and the fix; the command exits 2 when there is any.
