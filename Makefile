@@ -68,7 +68,7 @@ cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta agains
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m blueprint.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
 
-demo: $(STAMP) system-deps ## the main job: every stack previewed offline, with a summary
+demo: $(STAMP) system-deps ## the main job: stacks previewed, local stack up, rehearsal, report, all stopped
 	$(PY) -m blueprint.demo --build $(BUILD)
 
 alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config

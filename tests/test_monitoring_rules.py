@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +18,14 @@ from blueprint.monitoring.catalog import (
     yace_prom_string,
 )
 from blueprint.monitoring.facts import FACT_SERIES, Facts, facts_group
-from blueprint.monitoring.objectives import load_table, objective, objectives_for
+from blueprint.monitoring.objectives import (
+    latency_budget_ms,
+    load_table,
+    objective,
+    objectives_for,
+)
 from blueprint.monitoring.promql import PromQLSyntaxError, Selector, metric_names, selectors
+from tests.conftest import REPO
 
 REQUIRED_ALERTS = {
     # The issue's list, by the alert that covers it.
@@ -199,8 +207,18 @@ def test_catalog_prices_become_facts() -> None:
 
 
 def test_unknown_model_gets_a_clear_error() -> None:
-    with pytest.raises(KeyError, match=r"monitoring/slo.yaml: model 'nope' has no objectives"):
+    with pytest.raises(KeyError, match=r"model_repo/nope/config.pbtxt: no such model config"):
         objective("nope", "d")
+
+
+def test_latency_budgets_come_from_the_model_repository_only(tmp_path: Path) -> None:
+    """One source: the budget a config declares is the budget the alerts use."""
+    repo = tmp_path / "model_repo"
+    shutil.copytree(REPO / "model_repo" / "prompt_guard", repo / "prompt_guard")
+    config = repo / "prompt_guard" / "config.pbtxt"
+    config.write_text(config.read_text().replace('string_value: "200"', 'string_value: "321"'))
+    assert latency_budget_ms("prompt_guard", None, repo) == 321.0
+    assert "latencyBudgetMs" not in (REPO / "monitoring" / "slo.yaml").read_text()
 
 
 # -- the PromQL tokenizer ---------------------------------------------------

@@ -180,3 +180,85 @@ def read_measurements(directory: Path) -> list[Measured]:
 
 def as_dict(cost: TokenCost) -> dict[str, Any]:
     return asdict(cost)
+
+
+@dataclass(frozen=True)
+class HardwarePrice:
+    """What an hour of the hardware a measurement ran on costs, from the catalog."""
+
+    label: str
+    on_demand: float
+    spot: float | None
+
+
+def cpu_price(vcpus: int, cloud: str = "aws") -> HardwarePrice:
+    """``vcpus`` priced at the cheapest on-demand vCPU-hour among the catalog's CPU types."""
+    catalog = load_catalog()
+    cpu_types = [i for i in catalog.instances.values() if i.cloud == cloud and not i.gpus]
+    if not cpu_types:
+        raise ValueError(f"the catalog has no {cloud} CPU instance type")
+    best = min(cpu_types, key=lambda i: i.on_demand / i.vcpus)
+    spot = best.spot_high
+    return HardwarePrice(
+        label=f"{vcpus} vCPU at the {best.name} rate",
+        on_demand=best.on_demand / best.vcpus * vcpus,
+        spot=None if spot is None else spot / best.vcpus * vcpus,
+    )
+
+
+def gpu_price(gpu: str, gpus: int = 1) -> HardwarePrice:
+    """``gpus`` GPUs of model ``gpu`` at the cheapest per-GPU on-demand rate in the catalog."""
+    catalog = load_catalog()
+    carriers = [i for i in catalog.instances.values() if i.gpu == gpu]
+    if not carriers:
+        raise ValueError(f"no instance type of the catalog carries {gpu}")
+    best = min(carriers, key=lambda i: i.on_demand / i.gpus)
+    spot = best.spot_high
+    return HardwarePrice(
+        label=f"{gpus} x {gpu} at the {best.name} rate (/{best.gpus} GPUs)",
+        on_demand=best.on_demand / best.gpus * gpus,
+        spot=None if spot is None else spot / best.gpus * gpus,
+    )
+
+
+@dataclass(frozen=True)
+class PricedThroughput:
+    model: str
+    price: HardwarePrice
+    tokens_per_second: float
+    utilization: float
+    source: str
+    usd_per_million_on_demand: float
+    usd_per_million_spot: float | None
+
+    def line(self) -> str:
+        spot = (
+            f", spot ${self.usd_per_million_spot:.4f}"
+            if self.usd_per_million_spot is not None
+            else ""
+        )
+        return (
+            f"{self.model} on {self.price.label}: ${self.usd_per_million_on_demand:.4f}/1M tokens "
+            f"on-demand{spot} ({self.tokens_per_second:,.0f} tokens/s sustained, "
+            f"{self.utilization:.0%} utilization; {self.source})"
+        )
+
+
+def price_throughput(
+    model: str,
+    tokens_per_second: float,
+    price: HardwarePrice,
+    source: str,
+    utilization: float = REFERENCE_CHAT.utilization,
+) -> PricedThroughput:
+    """$/1M tokens of a measured throughput on the hardware it was measured on."""
+    per_hour = tokens_per_second * 3600 * utilization
+    return PricedThroughput(
+        model=model,
+        price=price,
+        tokens_per_second=tokens_per_second,
+        utilization=utilization,
+        source=source,
+        usd_per_million_on_demand=usd_per_million(price.on_demand, per_hour),
+        usd_per_million_spot=None if price.spot is None else usd_per_million(price.spot, per_hour),
+    )

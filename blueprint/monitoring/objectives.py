@@ -1,32 +1,28 @@
 """Per-model service level objectives: latency budget, availability, queue and pending limits.
 
-One table (``monitoring/slo.yaml``) holds them. The p99 latency budget has exactly
-one source, chosen by :data:`LATENCY_SOURCE`: the table, or the model repository's
-``latency_budget_ms`` parameter (``model_repo/<model>/config.pbtxt`` or
-``configs/<variant>.pbtxt``) once the repository declares it for every model. The
-other objectives always come from the table.
+The p99 latency budget has exactly one source: the model repository's
+``latency_budget_ms`` parameter (``model_repo/<model>/config.pbtxt``, or
+``configs/<variant>.pbtxt`` for the variant a deployment serves), read through
+:mod:`blueprint.modelrepo.repo`. The other objectives (availability, latency
+objective, queue share, pending limit) come from ``monitoring/slo.yaml``: defaults,
+with per-model overrides.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from blueprint.modelrepo.repo import facts as model_facts
 from blueprint.monitoring import MONITORING_DIR, REPO_ROOT
 
 TABLE = MONITORING_DIR / "slo.yaml"
 MODEL_REPO = REPO_ROOT / "model_repo"
-
-LATENCY_SOURCE: Literal["table", "model_repo"] = "table"
-"""Where p99 latency budgets come from. Switch to ``"model_repo"`` when every model's
-config declares ``latency_budget_ms``; the tests then check the table agrees."""
 
 
 class _Row(BaseModel):
@@ -42,13 +38,7 @@ class _Defaults(_Row):
     max_pending_per_replica: int = Field(gt=0)
 
 
-class _Variant(_Row):
-    latency_budget_ms: float = Field(gt=0)
-
-
 class _Model(_Row):
-    latency_budget_ms: float = Field(gt=0)
-    variants: dict[str, _Variant] = Field(default_factory=dict)
     availability: float | None = Field(default=None, gt=0, lt=1)
     latency_objective: float | None = Field(default=None, gt=0, lt=1)
     queue_budget_fraction: float | None = Field(default=None, gt=0, le=1)
@@ -91,30 +81,20 @@ def load_table(path: Path = TABLE) -> _Table:
     return _Table.model_validate(yaml.safe_load(path.read_text()))
 
 
-_BUDGET_PARAM = re.compile(
-    r'key:\s*"latency_budget_ms"\s*value:\s*\{\s*string_value:\s*"(?P<ms>[0-9.]+)"\s*\}', re.S
-)
-
-
-def model_repo_budget_ms(model: str, variant: str | None, repo: Path = MODEL_REPO) -> float | None:
-    """``latency_budget_ms`` as the model repository declares it, or None."""
-    path = repo / model / ("config.pbtxt" if variant is None else f"configs/{variant}.pbtxt")
-    if not path.exists():
-        return None
-    m = _BUDGET_PARAM.search(path.read_text())
-    return float(m.group("ms")) if m else None
-
-
-def table_budget_ms(table: _Table, model: str, variant: str | None) -> float:
-    row = table.models.get(model)
-    if row is None:
+def latency_budget_ms(model: str, variant: str | None, repo: Path = MODEL_REPO) -> float:
+    """The p99 budget the model repository declares for ``model`` (as ``variant``)."""
+    where = f"model_repo/{model}/" + (
+        "config.pbtxt" if variant is None else f"configs/{variant}.pbtxt"
+    )
+    try:
+        declared = model_facts(model, repo, variant).latency_budget_ms
+    except FileNotFoundError:
+        raise KeyError(f"{where}: no such model config") from None
+    if declared is None:
         raise KeyError(
-            f"{TABLE.relative_to(REPO_ROOT)}: model {model!r} has no objectives; add it "
-            f"under 'models:' (known: {', '.join(sorted(table.models))})"
+            f'{where}: no parameters {{ key: "latency_budget_ms" }}; declare the p99 budget'
         )
-    if variant is not None and variant in row.variants:
-        return row.variants[variant].latency_budget_ms
-    return row.latency_budget_ms
+    return declared
 
 
 def objective(
@@ -122,13 +102,8 @@ def objective(
 ) -> Objective:
     """The objectives of ``model`` as ``deployment`` serves it (with ``variant``'s config)."""
     table = table or load_table()
-    budget_ms = table_budget_ms(table, model, variant)
-    if LATENCY_SOURCE == "model_repo":
-        declared = model_repo_budget_ms(model, variant)
-        if declared is None:
-            raise KeyError(f"model_repo/{model}: no latency_budget_ms parameter ({variant=})")
-        budget_ms = declared
-    row = table.models[model]
+    budget_ms = latency_budget_ms(model, variant)
+    row = table.models.get(model) or _Model()
     d = table.defaults
     return Objective(
         model=model,

@@ -1,0 +1,96 @@
+"""make demo: the token pricing it prints, the log parsing it relies on, and one real run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from blueprint.catalog import load_catalog
+from blueprint.cost.tokens import cpu_price, gpu_price, price_throughput
+from blueprint.demo import mean_prompt_tokens
+from tests.conftest import REPO
+
+
+def test_cpu_price_is_the_cheapest_vcpu_hour_of_the_catalog() -> None:
+    catalog = load_catalog()
+    per_vcpu = min(
+        i.on_demand / i.vcpus for i in catalog.instances.values() if i.cloud == "aws" and not i.gpus
+    )
+    assert cpu_price(2).on_demand == pytest.approx(2 * per_vcpu)
+
+
+def test_gpu_price_is_a_share_of_the_instance_carrying_it() -> None:
+    price = gpu_price("H200-141GB")
+    p5en = load_catalog().instances["p5en.48xlarge"]
+    assert price.on_demand == pytest.approx(p5en.on_demand / p5en.gpus)
+    assert price.spot is not None
+    assert price.spot < price.on_demand
+
+
+def test_price_throughput_arithmetic() -> None:
+    price = gpu_price("H200-141GB")
+    priced = price_throughput("m", 1000.0, price, "given", utilization=0.5)
+    # 1000 tokens/s at half utilization is 1.8M tokens an hour.
+    assert priced.usd_per_million_on_demand == pytest.approx(price.on_demand / 1.8)
+
+
+def test_price_throughput_refuses_zero() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        price_throughput("m", 0.0, cpu_price(2), "given")
+
+
+class _Log:
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+
+    def log_lines(self) -> list[str]:
+        return self._lines
+
+
+def test_mean_prompt_tokens_reads_the_models_request_logs() -> None:
+    record = {"event": "inference", "model": "text_embedding", "prompt_tokens": 10}
+    quoted = json.dumps(json.dumps(record))
+    other = json.dumps(json.dumps({**record, "prompt_tokens": 20}))
+    lines = [
+        f"2026-11-28T01:25:43Z I 29442 model.py:107] {quoted}",
+        f"2026-11-28T01:25:43Z I 29442 model.py:107] {other}",
+        "I1128 01:25:40 server.cc:674] not a request log",
+    ]
+    assert mean_prompt_tokens(_Log(lines)) == {"text_embedding": 15.0}  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """The main job: previews, the local stack, a short rehearsal, a report, all stopped."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "blueprint.demo", "--build", str(tmp_path), "--duration", "4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert {s["stack"] for s in report["stacks"]} == {"dev", "staging", "prod", "edge"}
+    assert all(s["mandatory_violations"] == 0 for s in report["stacks"])
+    local = report["local"]
+    assert local["models"]
+    assert all(local["models"].values())
+    assert local["targets_up"] == local["targets"] > 0
+    assert "Watchdog" in local["firing"]
+    for level in local["levels"]:
+        assert level["sent"] > 0
+        assert level["failed"] == 0
+        assert level["dropped"] == 0
+    assert report["usd_per_million_tokens"], "no $/1M tokens figure"
+    assert "local stack stopped" in proc.stdout
+    # Nothing left running: the launcher's processes are gone.
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert leftover.stdout.strip() == ""
