@@ -55,7 +55,7 @@ def test_prometheus_loads_the_production_rules(tmp_path: Path) -> None:
 
 
 def test_unknown_model_is_refused_with_the_table_named(tmp_path: Path) -> None:
-    with pytest.raises(LaunchError, match=r"slo\.yaml: model 'nope' has no objectives"):
+    with pytest.raises(LaunchError, match=r"model_repo/nope/config\.pbtxt: no such model config"):
         LocalPrometheus(PrometheusSettings(models=("nope",), work_dir=tmp_path)).write_config()
 
 
@@ -121,5 +121,5 @@ def test_cli_refuses_bad_input_without_a_traceback(tmp_path: Path) -> None:
     assert "--prometheus-port: 70000 is not a port" in bad_port.stderr
     unknown = run("--models", "nope", "--work-dir", str(tmp_path))
     assert unknown.returncode == 1
-    assert "monitoring/slo.yaml: model 'nope' has no objectives" in unknown.stderr
+    assert "model_repo/nope/config.pbtxt: no such model config" in unknown.stderr
     assert "Traceback" not in bad_port.stderr + unknown.stderr
