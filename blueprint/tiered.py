@@ -21,6 +21,7 @@ from blueprint import tags
 from blueprint.config.schema import Cloud, StackConfig
 from blueprint.model_pins import misaligned, model_pins
 from components.aws.dns import ApiZone, ApiZoneArgs, RegionalApiRecord, RegionalApiRecordArgs
+from components.aws.model_store import AwsModelStore
 from components.aws.sagemaker import (
     ModelArtifact,
     Peak,
@@ -29,6 +30,7 @@ from components.aws.sagemaker import (
     SageMakerServerless,
     SageMakerServerlessArgs,
 )
+from components.gcp.model_store import GcpModelStore
 from components.gcp.vertex import DriftArgs, GcsArtifact, VertexEndpoint, VertexEndpointArgs
 from components.k8s.handle import ClusterHandle
 from components.k8s.routing import (
@@ -73,11 +75,15 @@ def build_serverless(
     aws_provider: aws.Provider | None,
     gcp_provider: gcp.Provider | None,
     gcp_network: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
+    aws_store: AwsModelStore | None = None,
+    gcp_store: GcpModelStore | None = None,
 ) -> Serverless:
     """SageMaker Serverless and Vertex AI endpoints of ``cfg.serverless``.
 
     ``gcp_network`` is ``(network id, subnet id)`` of the stack's VPC (Vertex's
-    Private Service Connect endpoints take addresses there).
+    Private Service Connect endpoints take addresses there). The stores publish each
+    endpoint's artifact (``artifact_key``); an endpoint's model waits for its upload
+    and, on AWS, may decrypt it with the store's key.
     """
     result = Serverless()
     bucket = model_bucket(cfg, stack)
@@ -96,9 +102,10 @@ def build_serverless(
                     endpoint_name=f"{stack}-{name}",
                     image=ep.image,
                     repo_model=ep.repo_model,
-                    artifact=ModelArtifact(
-                        bucket=bucket,
-                        key=artifact_key(ep.repo_model, digest, "sagemaker") + "/model.tar.gz",
+                    artifact=_sagemaker_artifact(
+                        bucket,
+                        artifact_key(ep.repo_model, digest, "sagemaker") + "/model.tar.gz",
+                        aws_store,
                     ),
                     memory_mb=sm.memory_mb,
                     max_concurrency=sm.max_concurrency,
@@ -130,8 +137,8 @@ def build_serverless(
                     region=cfg.gcp.region,
                     image=ep.image,
                     repo_model=ep.repo_model,
-                    artifact=GcsArtifact(
-                        bucket=bucket, prefix=artifact_key(ep.repo_model, digest, "vertex")
+                    artifact=_vertex_artifact(
+                        bucket, artifact_key(ep.repo_model, digest, "vertex"), gcp_store
                     ),
                     machine_type=vx.machine_type,
                     min_replicas=vx.replicas.min,
@@ -154,6 +161,21 @@ def build_serverless(
                 opts=pulumi.ResourceOptions(provider=gcp_provider),
             )
     return result
+
+
+def _sagemaker_artifact(bucket: str, key: str, store: AwsModelStore | None) -> ModelArtifact:
+    upload = store.artifact_objects.get(key) if store is not None else None
+    return ModelArtifact(
+        bucket=bucket,
+        key=key,
+        kms_key_arn=store.kms_key_arn if store is not None else None,
+        uploads=[upload] if upload is not None else [],
+    )
+
+
+def _vertex_artifact(bucket: str, prefix: str, store: GcpModelStore | None) -> GcsArtifact:
+    uploads = store.root_objects.get(prefix, []) if store is not None else []
+    return GcsArtifact(bucket=bucket, prefix=prefix, uploads=list(uploads))
 
 
 def route_targets(

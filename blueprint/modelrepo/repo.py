@@ -10,6 +10,9 @@ model and that other parts of the blueprint need are declared once in the model'
   gives its SLO verdict against it, and the monitoring alerts read it.
 - ``min_gpu_memory_gb``: GPU memory one instance needs (GPU models only); checked
   against the GPU or MIG slice of every pool the model is deployed on.
+- ``python_modules`` (Python backend): the modules the model imports beyond the
+  standard library; the image a stack serves the config with must provide them
+  (``blueprint.modelrepo.images``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ SHA-256; the snapshot's digest is the SHA-256 of that sorted list. Object keys a
 ``<prefix>/<digest[:16]>/<model>/<path>``, so the keys change exactly when a
 file's content changes (never on a plan that changes nothing) and Triton is
 pointed at one immutable repository root per snapshot.
+
+The weights a version opens travel with it: the files its ``weights.json`` lists
+(blueprint/modelrepo/weights.py) are part of the snapshot at
+``<model>/<version>/<key>``, hashed by their pin, so a deployment's model folder in
+the bucket holds every file its model reads.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blueprint.modelrepo.repo import MODEL_REPO
+from blueprint.modelrepo.weights import STAGE_DIR, external_files, stage
 
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
@@ -25,7 +31,7 @@ class SnapshotFile:
     key: str
     """Path inside the repository, e.g. ``text_embedding/1/model.py``."""
     path: str
-    """Absolute path on disk."""
+    """Absolute path on disk (weights: their staged, content-addressed copy)."""
     sha256: str
     size: int
 
@@ -47,8 +53,14 @@ class RepositorySnapshot:
         return f"{self.root(prefix)}/{file.key}"
 
 
-def snapshot(models: Iterable[str], repo: Path = MODEL_REPO) -> RepositorySnapshot:
-    """Snapshot of the named models' folders (sorted, deterministic)."""
+def snapshot(
+    models: Iterable[str], repo: Path = MODEL_REPO, stage_dir: Path = STAGE_DIR
+) -> RepositorySnapshot:
+    """Snapshot of the named models' folders and their weights (sorted, deterministic).
+
+    Raises :class:`blueprint.modelrepo.weights.WeightsError` when a version's weights
+    are not installed as pinned.
+    """
     files = []
     for model in sorted(set(models)):
         folder = repo / model
@@ -69,6 +81,17 @@ def snapshot(models: Iterable[str], repo: Path = MODEL_REPO) -> RepositorySnapsh
                     size=len(data),
                 )
             )
+        for version in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
+            for ext in external_files(version):
+                files.append(
+                    SnapshotFile(
+                        key=f"{model}/{version.name}/{ext.key}",
+                        path=str(stage(ext, stage_dir)),
+                        sha256=ext.sha256,
+                        size=ext.size,
+                    )
+                )
+    files.sort(key=lambda f: f.key)
     manifest = "".join(f"{f.sha256}  {f.key}\n" for f in files)
     return RepositorySnapshot(
         digest=hashlib.sha256(manifest.encode()).hexdigest(), files=tuple(files)

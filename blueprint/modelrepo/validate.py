@@ -3,7 +3,9 @@
 Every ``config.pbtxt`` and ``configs/<variant>.pbtxt`` is parsed with Triton's own
 ModelConfig schema, then checked against rules a reviewer of a model PR would want:
 the model's own settings (batching, queue delay within the latency budget, instance
-groups, version folders) and, for each model deployment in the committed stacks,
+groups, version folders, the weights each version's ``weights.json`` pins, the
+``python_modules`` a Python model declares) and, for each model deployment in the
+committed stacks,
 whether the config fits the pool it is sent to (GPU ids, MIG slice memory,
 tensor parallelism). Each finding names the file, the line, the field, the bad
 value and the fix; the command exits 2 when there is any.
@@ -11,9 +13,11 @@ value and the fix; the command exits 2 when there is any.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from blueprint.modelrepo.images import PYTHON_MODULES, declared_modules
 from blueprint.modelrepo.repo import (
     LATENCY_BUDGET,
     MIN_GPU_MEMORY,
@@ -31,6 +36,7 @@ from blueprint.modelrepo.repo import (
     parameter,
     parse_config,
 )
+from blueprint.modelrepo.weights import WeightsError, external_files, locate
 
 # The batcher may hold the first request of a batch for max_queue_delay: at low
 # load every request pays it, so it may take at most this share of the budget.
@@ -40,9 +46,12 @@ QUEUE_DELAY_SHARE = 0.25
 BACKEND_FILES = {"python": "model.py", "vllm": "model.json", "onnxruntime": "model.onnx"}
 KNOWN_BACKENDS = {"python", "vllm", "onnxruntime", "pytorch", "tensorrt", "tensorrtllm"}
 
-# Modules copied into several models (each model folder must be self-contained):
+# Files copied into several models (each model folder must be self-contained):
 # every copy must be identical to the first one found.
-SHARED_MODULES = ("minilm.py",)
+SHARED_MODULES = ("minilm.py", "weights.json")
+
+# Modules the Python backend stub itself provides to model code.
+_STUB_MODULES = frozenset({"triton_python_backend_utils", "c_python_backend_utils"})
 
 KIND_NAMES = {v: k for k, v in mc.ModelInstanceGroup.Kind.items()}
 
@@ -480,6 +489,78 @@ class _Checker:
                     )
                     continue
                 self.config(folder, variant)
+        self._weights(folder)
+        self._python_modules(folder)
+
+    def _weights(self, folder: Path) -> None:
+        """Every file a version's weights.json lists is installed exactly as pinned."""
+        for version in _version_dirs(folder):
+            try:
+                for ext in external_files(version):
+                    locate(ext)
+            except WeightsError as exc:
+                self.add(exc.path, 0, exc.field, exc.message, exc.value, exc.fix)
+
+    def _python_modules(self, folder: Path) -> None:
+        """A Python model declares the modules its code imports at module level."""
+        configs = {
+            path: cfg
+            for path, cfg in self.configs.items()
+            if path.parent in (folder, folder / "configs") and cfg.backend == "python"
+        }
+        if not configs:
+            return
+        imported = self._module_imports(folder)
+        for path, cfg in sorted(configs.items()):
+            raw = parameter(cfg, PYTHON_MODULES)
+            if raw is None:
+                example = ",".join(sorted(imported)) or "numpy"
+                self.add(
+                    path,
+                    1,
+                    f"parameters.{PYTHON_MODULES}",
+                    "is missing: the stacks' image check cannot tell what this Python model "
+                    "needs from the image",
+                    None,
+                    f'declare them once: parameters {{ key: "{PYTHON_MODULES}" value: '
+                    f'{{ string_value: "{example}" }} }}',
+                )
+                continue
+            missing = sorted(set(imported) - set(declared_modules(raw)))
+            if missing:
+                where = "; ".join(f"{m} ({imported[m]})" for m in missing)
+                self.add(
+                    path,
+                    _Lines(path.read_text(encoding="utf-8")).parameter(PYTHON_MODULES),
+                    f"parameters.{PYTHON_MODULES}",
+                    f"does not list what the code imports at module level: {where}",
+                    raw,
+                    f"add {', '.join(missing)} (and serve the config from an image that has it)",
+                )
+
+    def _module_imports(self, folder: Path) -> dict[str, str]:
+        """Non-stdlib modules imported at module level by the versions' code -> where."""
+        found: dict[str, str] = {}
+        for version in _version_dirs(folder):
+            local = {p.stem for p in version.glob("*.py")}
+            for source in sorted(version.glob("*.py")):
+                try:
+                    tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
+                except SyntaxError as exc:
+                    self.add(
+                        source,
+                        exc.lineno or 0,
+                        "python",
+                        "does not parse",
+                        exc.msg,
+                        "fix the syntax error",
+                    )
+                    continue
+                for name, line in _top_level_imports(tree.body):
+                    if name in sys.stdlib_module_names or name in local or name in _STUB_MODULES:
+                        continue
+                    found.setdefault(name, f"{version.name}/{source.name}:{line}")
+        return found
 
     def shared_modules(self, folders: Iterable[Path]) -> None:
         for module in SHARED_MODULES:
@@ -651,6 +732,26 @@ class _Checker:
                     continue
                 most = max(most, int(doc.get("tensor_parallel_size", 1)))
         return most
+
+
+def _top_level_imports(body: list[ast.stmt]) -> Iterator[tuple[str, int]]:
+    """(top-level package, line) of each import run when the module loads: the module
+    body and the blocks of its if/try/with statements, not function or class bodies."""
+    for node in body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module != "__future__":
+                yield node.module.split(".")[0], node.lineno
+        elif isinstance(node, ast.If | ast.With):
+            yield from _top_level_imports(node.body)
+            yield from _top_level_imports(getattr(node, "orelse", []))
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody):
+                yield from _top_level_imports(block)
+            for handler in node.handlers:
+                yield from _top_level_imports(handler.body)
 
 
 def _needs_gpu(cfg: mc.ModelConfig) -> bool:

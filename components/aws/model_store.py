@@ -4,7 +4,8 @@ Creates a customer-managed KMS key (rotation on), the bucket with versioning,
 SSE-KMS by default (bucket key on), every public access blocked, ACLs disabled
 (bucket-owner-enforced), a bucket policy that refuses plain HTTP, a lifecycle rule
 that expires old object versions, one object per repository file under a
-content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``), a
+content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``, the weights a
+version's ``weights.json`` lists included, so each model folder is complete), a
 read-only IAM policy, and one role per reader whose trust policy the caller gives
 (IRSA for a Triton service account: ``ClusterHandle.irsa_assume_role_policy``).
 """
@@ -52,6 +53,9 @@ class AwsModelStore(pulumi.ComponentResource):
     """The read-only IAM policy (list and get under the prefix, decrypt with the key)."""
     reader_role_arns: dict[str, pulumi.Output[str]]
     """Reader name -> role ARN (annotate the service account with it for IRSA)."""
+    artifact_objects: dict[str, aws.s3.BucketObjectv2]
+    """Extra object key -> its bucket object: what a consumer of the artifact (a
+    SageMaker model) waits for with ``depends_on``."""
 
     def __init__(
         self, name: str, args: AwsModelStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -63,6 +67,7 @@ class AwsModelStore(pulumi.ComponentResource):
 
         key = self._create_key()
         bucket = self._create_bucket(key)
+        self.artifact_objects = {}
         objects = self._upload(bucket, key)
         policy = self._create_reader_policy(bucket, key)
         roles = {r: self._create_reader_role(r, trust, policy) for r, trust in args.readers.items()}
@@ -187,17 +192,17 @@ class AwsModelStore(pulumi.ComponentResource):
                 )
             )
         for object_key, path in sorted(a.artifacts.items()):
-            objects.append(
-                aws.s3.BucketObjectv2(
-                    f"{self._name}-{object_key}",
-                    bucket=bucket.id,
-                    key=object_key,
-                    source=pulumi.FileAsset(path),
-                    server_side_encryption="aws:kms",
-                    kms_key_id=key.arn,
-                    opts=self._child,
-                )
+            artifact = aws.s3.BucketObjectv2(
+                f"{self._name}-{object_key}",
+                bucket=bucket.id,
+                key=object_key,
+                source=pulumi.FileAsset(path),
+                server_side_encryption="aws:kms",
+                kms_key_id=key.arn,
+                opts=self._child,
             )
+            self.artifact_objects[object_key] = artifact
+            objects.append(artifact)
         return objects
 
     def _create_reader_policy(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> aws.iam.Policy:

