@@ -27,12 +27,7 @@ import requests
 
 from blueprint.local.loadgen import LoadGenerator
 from blueprint.local.observability import Observability
-
-triton_launcher = pytest.importorskip(
-    "blueprint.local.triton", reason="the local Triton launcher (issue 4) is not merged"
-)
-LocalTriton = triton_launcher.LocalTriton
-TritonSettings = triton_launcher.TritonSettings
+from blueprint.local.triton import LocalTriton, TritonSettings
 
 pytestmark = pytest.mark.slow
 

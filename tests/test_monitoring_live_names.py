@@ -15,11 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from blueprint.local import triton as triton_launcher
 from blueprint.monitoring.catalog import load_catalog
-
-triton_launcher = pytest.importorskip(
-    "blueprint.local.triton", reason="the local Triton launcher (issue 4) is not merged"
-)
 
 pytestmark = pytest.mark.slow
 
