@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,8 +67,10 @@ def test_mean_prompt_tokens_reads_the_models_request_logs() -> None:
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     """The main job: previews, the local stack, a short rehearsal, a report, all stopped."""
+    # A relative build folder, as `make demo` passes it (BUILD ?= build).
+    build = os.path.relpath(tmp_path, REPO)
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.demo", "--build", str(tmp_path), "--duration", "4"],
+        [sys.executable, "-m", "blueprint.demo", "--build", build, "--duration", "4"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -91,6 +94,6 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "local stack stopped" in proc.stdout
     # Nothing left running: the launcher's processes are gone.
     leftover = subprocess.run(
-        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
+        ["pgrep", "-f", tmp_path.name], capture_output=True, text=True, check=False
     )
     assert leftover.stdout.strip() == ""

@@ -113,7 +113,12 @@ def _libs_dir() -> Path:
 
 
 def prepare_backends(work_dir: Path, python_version: str | None = None) -> Path:
-    """A backend folder of our own: pytriton's Python backend plus this interpreter's stub."""
+    """A backend folder of our own: pytriton's Python backend plus this interpreter's stub.
+
+    The path returned is absolute: Triton runs with ``work_dir`` as its working
+    directory, where a relative ``--backend-directory`` would point elsewhere.
+    """
+    work_dir = work_dir.resolve()
     home = pytriton_home()
     version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
     stub = home / "python_backend_stubs" / version / "triton_python_backend_stub"
