@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from blueprint.bench.batching import Point, ceiling_of, fit_cost, no_batching, summarise
-from blueprint.bench.perf import delta, scrape
+from blueprint.bench.perf import delta, read_timeline, scrape
 from blueprint.bench.rehearse import Level, verdicts
 from blueprint.modelrepo.repo import MODEL_REPO, parse_config
 
@@ -71,7 +74,7 @@ def test_metrics_delta_per_model() -> None:
 
 def level(share: float, passed: bool, failed: int = 0, dropped: int = 0) -> Level:
     return Level(
-        "m", share, 10, 10, 1, 2, 3, 100, 100, 100 - failed, failed, dropped, 0, passed, ""
+        "m", share, 10, 10, 10, 1, 2, 3, 100, 100, 100 - failed, failed, dropped, 0, passed, ""
     )
 
 
@@ -80,3 +83,29 @@ def test_slo_verdict_needs_50_and_80_percent_and_reports_headroom() -> None:
     assert ok == {"slo": "PASS", "headroom_95": "at risk", "errors": 0, "dropped": 0}
     bad = verdicts([level(0.5, True), level(0.8, False, failed=2, dropped=1), level(0.95, True)])
     assert bad["m"] == {"slo": "FAIL", "headroom_95": "ok", "errors": 2, "dropped": 1}
+
+
+def test_timeline_rates_come_from_the_requests_own_timestamps(tmp_path: Path) -> None:
+    # 11 requests sent 100 ms apart (10/s), each answered 20 ms later but the last.
+    start = 1_795_836_152_000_000_000
+    requests = [
+        {
+            "timestamp": start + i * 100_000_000,
+            "response_timestamps": [start + i * 100_000_000 + 20_000_000],
+        }
+        for i in range(10)
+    ] + [{"timestamp": start + 1_000_000_000, "response_timestamps": []}]
+    export = tmp_path / "requests.json"
+    export.write_text(json.dumps({"experiments": [{"experiment": {}, "requests": requests}]}))
+    timeline = read_timeline(export)
+    assert timeline is not None
+    assert (timeline.requests, timeline.answered) == (11, 10)
+    assert timeline.sent_rps == pytest.approx(10.0)
+    # 10 answered between the first send and the last response, 0.92 s later.
+    assert timeline.served_rps == pytest.approx(10 / 0.92)
+
+
+def test_an_empty_export_has_no_timeline(tmp_path: Path) -> None:
+    export = tmp_path / "requests.json"
+    export.write_text(json.dumps({"experiments": [{"experiment": {}, "requests": []}]}))
+    assert read_timeline(export) is None
