@@ -13,10 +13,10 @@ timestamps in perf_analyzer's ``--profile-export-file``), and counts every reque
 those the client sent, those Triton answered (``nv_inference_request_success``),
 failed (``..._failure`` by reason) or still had pending; a request that is in none
 of these is reported as dropped, never silently. Each level sends an exact number
-of requests (rate x ``--duration``) so the client's count is known. Verdict per model: the SLO must
-hold at 50 % and 80 % (p99 within budget, no errors, none dropped, sent and
-achieved rates within Poisson noise of the offered rate); 95 % is the headroom check,
-reported separately.
+of requests (rate x ``--duration``) so the client's count is known. Verdict per
+model: the SLO must hold at 50 % and 80 % (p99 within budget, no errors, none
+dropped, sent and achieved rates within Poisson noise of the offered rate); 95 % is
+the headroom check, reported separately.
 
 Writes ``report.md``, ``report.json`` and ``rehearsal.png`` under ``--out``.
 """
