@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from blueprint import tags
 from blueprint.catalog import Catalog, GpuModel, InstanceType, load_catalog
-from blueprint.config.schema import (
+from blueprint.schema import (
     Cloud,
     Fallback,
     GpuPoolConfig,

@@ -347,11 +347,6 @@ def is_triton_workload(resource_type: str, props: Mapping[str, Any]) -> bool:
     return any(is_triton(c) for _, c in containers(spec, init=False))
 
 
-def workload_replicas(props: Mapping[str, Any]) -> float | None:
-    value = get(props, "spec", "replicas")
-    return number(value) if value is not None else None
-
-
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
     """A Kubernetes label selector (matchLabels + matchExpressions) against labels."""
     sel = mapping(selector)
@@ -380,10 +375,6 @@ def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
 
 # ---------------------------------------------------------------------------
 # Stack helpers
-
-
-def by_urn(resources: Sequence[Any]) -> dict[str, Any]:
-    return {r.urn: r for r in resources}
 
 
 def referrers(resources: Sequence[Any], target: Any, prop: str) -> list[Any]:

@@ -71,7 +71,6 @@ class Pool:
     """GKE ``min/maxNodeCount`` count per zone."""
     taints: tuple[Mapping[str, Any], ...] = ()
     gpu: bool = False
-    requirement_keys: frozenset[str] = frozenset()
 
     @property
     def spot(self) -> bool:
@@ -171,7 +170,6 @@ def _karpenter(props: Mapping[str, Any]) -> Pool:
         zones=len(zones) if zone_op == "In" and zones else None,
         taints=taints,
         gpu=gpu,
-        requirement_keys=frozenset(reqs),
     )
 
 

@@ -35,7 +35,7 @@ import yaml
 from pulumi_policy import EnforcementLevel
 from pydantic import ValidationError
 
-from blueprint.config.schema import Environment
+from blueprint.schema import Environment
 from policies._lib import CONFIG_MODELS
 from policies.registry import BY_NAME, POLICIES
 

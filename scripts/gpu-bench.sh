@@ -17,7 +17,7 @@
 # folder holding model.safetensors and vocab.txt, the model runs on seeded stand-in
 # weights of the same shapes (same compute; the embeddings are meaningless), and
 # batching.json says so. Redraw the PNG back here:
-#   .venv/bin/python -m blueprint.bench.batching --replot <files_at>/batching.json
+#   .venv/bin/python -m tools.bench.batching --replot <files_at>/batching.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=${BUNDLE:-build/gpu-bundle}
@@ -69,7 +69,7 @@ export BENCH_VERSION_NVIDIA_PYTRITON=$(sed -n 's/^nvidia-pytriton==//p' constrai
 echo "setup took $(( $(date +%s) - start )) s"
 
 set +e
-timeout "$BENCH_TIMEOUT" "$WORK/venv/bin/python" -m blueprint.bench.batching \
+timeout "$BENCH_TIMEOUT" "$WORK/venv/bin/python" -m tools.bench.batching \
   ${VARIANT:+--variant "$VARIANT"} --models "$MODEL" --weights "$WEIGHTS" --threads "$THREADS" \
   --concurrency "$CONCURRENCY" --window-ms 2000 --max-trials 4 --out "$OUT"
 rc=$?

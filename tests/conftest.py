@@ -11,8 +11,8 @@ import yaml
 
 from blueprint.config import StackConfig, load_stack_file, stack_file
 from blueprint.config.loader import STACK_DIR
-from blueprint.preview.recorder import Plan
-from blueprint.preview.run import preview_stacks
+from tools.preview.recorder import Plan
+from tools.preview.run import preview_stacks
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACK_DIR.glob("Pulumi.*.yaml"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.bench.batching import Point, ceiling_of, fit_cost, no_batching, summarise
-from blueprint.bench.perf import delta, read_timeline, scrape
-from blueprint.bench.rehearse import Level, verdicts
 from blueprint.modelrepo.repo import MODEL_REPO, parse_config
+from tools.bench.batching import Point, ceiling_of, fit_cost, no_batching, summarise
+from tools.bench.perf import delta, read_timeline, scrape
+from tools.bench.rehearse import Level, verdicts
 
 
 def stats(rows: dict[int, tuple[int, float]]) -> list[dict[str, object]]:

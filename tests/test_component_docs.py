@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.preview.recorder import record_program
 from tests.conftest import REPO
+from tools.preview.recorder import record_program
 
 READMES = sorted((REPO / "components").rglob("README.md"))
 

@@ -100,7 +100,7 @@ def test_preview_refuses_a_broken_stack_without_traceback(tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "blueprint.preview",
+            "tools.preview",
             "dev",
             "--stack-dir",
             str(tmp_path),

@@ -14,13 +14,13 @@ import yaml
 
 from blueprint.config import StackConfig
 from blueprint.cost import estimate
-from blueprint.cost.__main__ import delta_lines, summary
 from blueprint.cost.prices import HOURS_PER_MONTH, services
 from blueprint.cost.tokens import REFERENCE_CHAT, Measured, read_measurements, token_cost
-from blueprint.preview.recorder import Plan
 from components.aws.budget import AwsBudgetArgs, notifications
 from components.gcp.budget import GcpBudgetArgs, threshold_rules
 from tests.conftest import REPO
+from tools.cost.__main__ import delta_lines, summary
+from tools.preview.recorder import Plan
 
 H = HOURS_PER_MONTH
 
@@ -140,7 +140,7 @@ def test_make_cost_prints_a_delta_against_a_base(tmp_path: Path) -> None:
     doc["config"]["llm-inference:gpuPools"]["light-l40s"]["nodes"]["max"] = 2
     (stacks / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
     result = subprocess.run(
-        [sys.executable, "-m", "blueprint.cost", "--base", "HEAD", "--stack-dir", str(stacks)],
+        [sys.executable, "-m", "tools.cost", "--base", "HEAD", "--stack-dir", str(stacks)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -154,7 +154,7 @@ def test_make_cost_prints_a_delta_against_a_base(tmp_path: Path) -> None:
 
 def test_make_cost_refuses_a_bad_ref() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "blueprint.cost", "--base", "no-such-ref"],
+        [sys.executable, "-m", "tools.cost", "--base", "no-such-ref"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ import pytest
 
 from blueprint.catalog import load_catalog
 from blueprint.cost.tokens import cpu_price, gpu_price, price_throughput
-from blueprint.demo import mean_prompt_tokens
 from tests.conftest import REPO
+from tools.demo import mean_prompt_tokens
 
 
 def test_cpu_price_is_the_cheapest_vcpu_hour_of_the_catalog() -> None:
@@ -70,7 +70,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # A relative build folder, as `make demo` passes it (BUILD ?= build).
     build = os.path.relpath(tmp_path, REPO)
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.demo", "--build", build, "--duration", "4"],
+        [sys.executable, "-m", "tools.demo", "--build", build, "--duration", "4"],
         cwd=REPO,
         capture_output=True,
         text=True,

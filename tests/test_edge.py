@@ -13,9 +13,9 @@ import yaml
 
 from blueprint import outputs as out
 from blueprint.config import stack_file
-from blueprint.model_pins import misaligned, model_pin
-from blueprint.preview.recorder import Plan, record_program
-from blueprint.preview.run import preview_stacks
+from blueprint.modelrepo.pins import misaligned, model_pin
+from tools.preview.recorder import Plan, record_program
+from tools.preview.run import preview_stacks
 
 EDGE_CONFIG = yaml.safe_load(stack_file("edge").read_text())["config"]
 

@@ -26,10 +26,10 @@ from blueprint.capacity import (
 )
 from blueprint.catalog import load_catalog
 from blueprint.config import StackConfig
-from blueprint.config.schema import Cloud, Fallback, MigConfig, Tier
-from blueprint.preview.recorder import Plan
+from blueprint.schema import Cloud, Fallback, MigConfig, Tier
 from components.aws.gpu_capacity import ami_alias
 from tests.conftest import STACKS
+from tools.preview.recorder import Plan
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"

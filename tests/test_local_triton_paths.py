@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.local.triton import prepare_backends
+from tools.local.triton import prepare_backends
 
 
 def test_a_relative_work_dir_gives_an_absolute_backend_folder(

@@ -7,7 +7,7 @@ import json
 import logging
 
 from blueprint.monitoring.logformat import REQUIRED, TENANT_HEADER, JsonFormatter, problems
-from blueprint.preview.recorder import Plan
+from tools.preview.recorder import Plan
 
 
 def test_formatter_writes_the_required_fields() -> None:

@@ -29,8 +29,8 @@ from blueprint.config import StackConfig
 from blueprint.modelrepo.repo import parse_config
 from blueprint.modelrepo.snapshot import snapshot
 from blueprint.modelrepo.weights import external_files
-from blueprint.preview.recorder import Plan
 from tests.conftest import REPO
+from tools.preview.recorder import Plan
 
 S3_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 GCS_OBJECT = "gcp:storage/bucketObject:BucketObject"

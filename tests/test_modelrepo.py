@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from blueprint.modelrepo.repo import latency_budgets, model_names, parse_config
-from blueprint.modelrepo.validate import Target, iter_lines, validate
 from tests.conftest import REPO
+from tools.modelcheck.validate import Target, iter_lines, validate
 
 CASES = sorted((Path(__file__).parent / "model_cases").glob("*.yaml"))
 
@@ -70,7 +70,7 @@ def test_broken_config_is_refused_with_its_exact_errors(case_file: Path, tmp_pat
 
 def test_committed_repository_and_stacks_are_clean() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.modelrepo"],
+        [sys.executable, "-m", "tools.modelcheck"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_check_models_exits_2_without_traceback(tmp_path: Path) -> None:
     case = yaml.safe_load((Path(__file__).parent / "model_cases" / "parse-error.yaml").read_text())
     repo = build_case(case, tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.modelrepo", "--repo", str(repo), "--no-stacks"],
+        [sys.executable, "-m", "tools.modelcheck", "--repo", str(repo), "--no-stacks"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -117,7 +117,7 @@ def test_stack_variants_exist() -> None:
 
 def test_guard_head_matches_its_training_examples() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.modelrepo.guard.train", "--check"],
+        [sys.executable, "-m", "tools.guard.train", "--check"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -20,13 +20,13 @@ import requests
 import tritonclient.grpc as grpcclient
 import yaml
 
-from blueprint.local.triton import LocalTriton, TritonError, TritonSettings
-from blueprint.modelrepo.guard.train import examples
 from blueprint.modelrepo.snapshot import snapshot
 from components.k8s.triton import RESTRICTED_APIS
 from tests.conftest import REPO
 from tests.test_minilm import REFERENCE_FIRST8, SENTENCES
 from tests.test_modelrepo import CASES, build_case
+from tools.guard.train import examples
+from tools.local.triton import LocalTriton, TritonError, TritonSettings
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +127,7 @@ def test_real_triton_refuses_what_the_validator_refuses(case_file: Path, tmp_pat
 
 def test_make_local_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "blueprint.local", "--models", "text_embedding"],
+        [sys.executable, "-m", "tools.local", "--models", "text_embedding"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from blueprint.local.alertmanager import AlertmanagerSettings, LocalAlertmanager, drill_config
-from blueprint.local.webhook import WebhookRecorder
 from blueprint.monitoring import alertmanager as am
 from blueprint.monitoring import rules as alert_rules
-from blueprint.monitoring.promtool import tool
+from tools.local.alertmanager import AlertmanagerSettings, LocalAlertmanager, drill_config
+from tools.local.webhook import WebhookRecorder
+from tools.promtool import tool
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:

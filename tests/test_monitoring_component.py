@@ -12,23 +12,26 @@ from typing import Any
 import pytest
 import yaml
 
+from blueprint.capacity import pool_specs
 from blueprint.config import StackConfig
+from blueprint.cost.budget import split_budget
+from blueprint.cost.estimate import estimate
 from blueprint.monitoring import alertmanager as am
 from blueprint.monitoring import autoscaling
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.catalog import ksm_label, load_catalog
-from blueprint.monitoring.promtool import tool
-from blueprint.monitoring.wiring import cluster_budget_usd, cluster_facts
-from blueprint.preview.recorder import Plan, record_program
 from components.k8s import monitoring as mon
+from composition.monitoring import cluster_budget_usd, cluster_facts
 from tests.conftest import REPO
+from tools.preview.recorder import Plan, record_program
+from tools.promtool import tool
 
 PROGRAM = """
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from blueprint.config import load_stack_file, stack_file
-from blueprint.monitoring.wiring import monitoring_args
+from composition.monitoring import monitoring_args
 from components.k8s.monitoring import Monitoring
 
 cfg = load_stack_file(stack_file("prod"))
@@ -216,13 +219,30 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar(plan: Plan) -> None:
         assert key == f"{model['uid']}.json"
 
 
-def test_budget_shares_add_up(configs: dict[str, StackConfig]) -> None:
+def test_cluster_budgets_come_from_the_one_budget_split(configs: dict[str, StackConfig]) -> None:
+    """Each cluster's budget is its share of the stack's estimated ceiling, the same rule
+    that splits the budget between the clouds; a cluster's GKE pools count at the worst
+    case GKE allows (the on-demand pool taking the whole burst again)."""
     cfg = configs["prod"]
     assert cfg.budget is not None
-    shares = [cluster_budget_usd(cfg, c) or 0 for c in cfg.clusters]
-    assert sum(shares) == pytest.approx(cfg.budget.monthly_usd, abs=0.05)
-    assert all(s > 0 for s in shares)
-    assert cluster_facts(cfg, "core-gcp").pool_on_demand_floors == {
+    est = estimate(cfg, "prod")
+    shares = {c: cluster_budget_usd(cfg, "prod", c) or 0 for c in cfg.clusters}
+    for cluster, (_floor, ceiling) in est.by_cluster().items():
+        want = cfg.budget.monthly_usd * ceiling / est.ceiling
+        assert shares[cluster] == pytest.approx(want, abs=0.01)
+    # Clusters, NAT and serverless endpoints share the budget: the clusters' part plus
+    # the rest add up to the budget, and the clusters on one cloud never exceed its share.
+    split = split_budget(cfg, "prod")
+    assert split is not None
+    assert sum(split.cloud(c) for c in split.clouds) == pytest.approx(cfg.budget.monthly_usd)
+    for cloud in split.clouds:
+        on_cloud = [s for c, s in shares.items() if cfg.clusters[c].cloud.value == cloud]
+        assert sum(on_cloud) <= split.cloud(cloud) + 0.05
+    gke_pool = next(line for line in est.lines if line.name == "heavy-a100")
+    plans = pool_specs(cfg)["heavy-a100"].gke_node_pools
+    assert gke_pool.cluster == "core-gcp"
+    assert sum(p.max_nodes for p in plans) > cfg.gpu_pools["heavy-a100"].nodes.max  # worst case
+    assert cluster_facts(cfg, "prod", "core-gcp").pool_on_demand_floors == {
         "heavy-a100": 1,
         "light-l4-gcp": 1,
     }

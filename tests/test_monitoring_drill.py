@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from blueprint.local.loadgen import LoadGenerator
-from blueprint.local.observability import Observability
-from blueprint.local.triton import LocalTriton, TritonSettings
+from tools.local.loadgen import LoadGenerator
+from tools.local.observability import Observability
+from tools.local.triton import LocalTriton, TritonSettings
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from blueprint.local import triton as triton_launcher
 from blueprint.monitoring.catalog import load_catalog
+from tools.local import triton as triton_launcher
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint.local._proc import LaunchError, free_port
-from blueprint.local.observability import Observability
-from blueprint.local.prometheus import LocalPrometheus, PrometheusSettings
 from blueprint.monitoring import rules as alert_rules
+from tools.local._proc import LaunchError, free_port
+from tools.local.observability import Observability
+from tools.local.prometheus import LocalPrometheus, PrometheusSettings
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_down_target_fires_reaches_the_webhook_and_resolves(tmp_path: Path) -> N
 def test_cli_refuses_bad_input_without_a_traceback(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "blueprint.local.observability", *args],
+            [sys.executable, "-m", "tools.local.observability", *args],
             capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from blueprint.config import StackConfig
-from blueprint.monitoring import promtool
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.facts import Facts
 from blueprint.monitoring.objectives import objectives_for
+from tools import promtool
 
 NEVER_QUIET = {"Watchdog": "always firing by design"}
 

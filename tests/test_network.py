@@ -8,8 +8,8 @@ from ipaddress import IPv4Network
 import pytest
 
 from blueprint.config import StackConfig
-from blueprint.preview.recorder import Plan
 from components.aws.network import plan_subnets
+from tools.preview.recorder import Plan
 
 
 def test_subnet_plan_is_disjoint_and_inside_the_vpc() -> None:

@@ -9,8 +9,8 @@ import pulumi
 import pytest
 
 from blueprint.capacity import AWS_GPU_TAINT, GKE_GPU_TAINT, Taint
-from blueprint.config.rules.placement import quantity, tolerates
-from blueprint.config.schema import Toleration
+from blueprint.placement import quantity, tolerates
+from blueprint.schema import Toleration
 from components.k8s.handle import ClusterHandle, irsa_trust_policy
 
 

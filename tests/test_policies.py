@@ -23,13 +23,13 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from blueprint.preview.recorder import Plan
 from policies.config import PolicyConfigError, PolicySetting, load, render
 from policies.engine import PlanView, Report, engine_props, evaluate
 from policies.readme import policy_table
 from policies.registry import BY_NAME, POLICIES, domain
 from tests.conftest import STACKS
 from tests.policy_cases import Case, cases, providers, rec
+from tools.preview.recorder import Plan
 
 CASES = cases()
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from blueprint.preview.recorder import Plan
 from policies.config import load
 from policies.engine import evaluate
+from tools.preview.recorder import Plan
 
 Mutation = Callable[[list[dict[str, Any]]], None]
 

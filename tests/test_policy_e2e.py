@@ -1,7 +1,7 @@
 """End to end: the offline preview refuses a stack changed to break a policy, with the
 policy's fix in its output, and passes the committed stacks.
 
-Each case runs ``python -m blueprint.preview`` (what ``make preview`` runs) in a
+Each case runs ``python -m tools.preview`` (what ``make preview`` runs) in a
 subprocess, on a copy of the stack files or on the real program followed by a few
 lines that add an offending resource.
 """
@@ -81,7 +81,7 @@ def preview(tmp: Path, stack: str, *extra: str) -> subprocess.CompletedProcess[s
         [
             sys.executable,
             "-m",
-            "blueprint.preview",
+            "tools.preview",
             stack,
             "--quiet",
             "--out",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from blueprint import outputs as out
-from blueprint.preview.recorder import Plan
 from tests.conftest import REPO, STACKS
+from tools.preview.recorder import Plan
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -96,7 +96,7 @@ def test_two_runs_give_identical_plans(tmp_path: Path) -> None:
         target = tmp_path / f"run{i}"
         env = {**os.environ, "PYTHONHASHSEED": str(i + 1)}
         subprocess.run(
-            [sys.executable, "-m", "blueprint.preview", "--quiet", "--out", str(target)],
+            [sys.executable, "-m", "tools.preview", "--quiet", "--out", str(target)],
             cwd=REPO,
             env=env,
             check=True,
@@ -109,7 +109,7 @@ def test_two_runs_give_identical_plans(tmp_path: Path) -> None:
 
 def test_preview_cli_writes_one_stack(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.preview", "dev", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.preview", "dev", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -122,7 +122,7 @@ def test_preview_cli_writes_one_stack(tmp_path: Path) -> None:
 
 def test_unknown_stack_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "blueprint.preview", "qa", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.preview", "qa", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

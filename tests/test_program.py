@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from blueprint.config import stack_file
-from blueprint.preview.mocks import BlueprintMocks
-from blueprint.preview.recorder import RecordingMonitor, record_program
+from tools.preview.mocks import BlueprintMocks
+from tools.preview.recorder import RecordingMonitor, record_program
 
 
 def test_invalid_config_registers_nothing() -> None:

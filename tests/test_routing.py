@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from blueprint import outputs as out
-from blueprint.preview.recorder import Plan
 from components.k8s.routing import CoreTarget, ServiceTarget, http_route
 from tests.conftest import REPO
+from tools.preview.recorder import Plan
 
 VALIDATOR = REPO / "tests" / "gateway_api"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.monitoring import RUNBOOKS_DIR
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.catalog import (
     check_expression,
@@ -15,6 +14,7 @@ from blueprint.monitoring.catalog import (
     names_in_text,
     unknown_names,
 )
+from blueprint.paths import RUNBOOKS_DIR
 from components.aws.sagemaker import ALARMS as SAGEMAKER_ALARMS
 
 SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"]

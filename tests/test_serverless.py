@@ -10,8 +10,8 @@ import pytest
 
 from blueprint.config import StackConfig
 from blueprint.config.rules.serverless import gpu_reason
-from blueprint.preview.recorder import Plan
 from components.aws.sagemaker import SCALABLE_DIMENSION, ecr_repository_arn, execution_policy
+from tools.preview.recorder import Plan
 
 
 def one(plan: Plan, type_: str, name: str | None = None) -> dict[str, Any]:

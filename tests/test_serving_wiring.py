@@ -9,10 +9,10 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from blueprint.preview.recorder import Plan
-from blueprint.tiered import SERVING_NAMESPACE
+from composition.serving import SERVING_NAMESPACE
 from policies.config import for_environment
 from policies.engine import evaluate
+from tools.preview.recorder import Plan
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import kubernetes_validate
 import pytest
 
 from blueprint.modelrepo.snapshot import snapshot
-from blueprint.preview.recorder import Plan, record_program
 from components.k8s.triton import (
     RESTRICTED_APIS,
     TritonServingArgs,
@@ -24,6 +23,7 @@ from components.k8s.triton import (
     validate_args,
 )
 from tests.conftest import REPO
+from tools.preview.recorder import Plan, record_program
 
 K8S_VERSION = "1.33.0"
 

@@ -94,10 +94,6 @@ class Catalog(_Fact):
         inst = self.instances.get(instance_type)
         return None if inst is None or inst.gpu is None else self.gpus[inst.gpu]
 
-    def gpu_models_of(self, cloud: str) -> list[str]:
-        """GPU models that some instance type of ``cloud`` carries."""
-        return sorted({i.gpu for i in self.instances.values() if i.cloud == cloud and i.gpu})
-
     def instance_names(self, cloud: str) -> list[str]:
         return sorted(n for n, i in self.instances.items() if i.cloud == cloud)
 

@@ -1,18 +1,18 @@
 """Stack configuration: one typed schema, validated with every error at once.
 
-``from_pulumi()`` is the only reader of Pulumi config in the blueprint; the stack
-program passes the frozen :class:`StackConfig` it returns to the components.
+The composition root (``composition/context.py``) is the only reader of Pulumi
+config; it validates what it reads here and passes the frozen :class:`StackConfig`
+on. Components never read config.
 """
 
 from blueprint.config.errors import ConfigError, ConfigIssue
 from blueprint.config.loader import (
-    from_pulumi,
     load_stack_file,
     read_stack_file,
     stack_file,
     validate_config,
 )
-from blueprint.config.schema import NAMESPACE, Cloud, Environment, StackConfig, Tier
+from blueprint.schema import NAMESPACE, Cloud, Environment, StackConfig, Tier
 
 __all__ = [
     "NAMESPACE",
@@ -22,7 +22,6 @@ __all__ = [
     "Environment",
     "StackConfig",
     "Tier",
-    "from_pulumi",
     "load_stack_file",
     "read_stack_file",
     "stack_file",

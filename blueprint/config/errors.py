@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blueprint.config.schema import NAMESPACE
+from blueprint.schema import NAMESPACE
 
 _NO_VALUE: Any = object()
 
@@ -88,9 +88,3 @@ class ConfigError(Exception):
         )
         tail = [f"  ({self.note})"] if self.note else []
         return "\n".join([head, *(f"  {line}" for line in self.lines()), *tail])
-
-
-def issues_at(prefix: Iterable[PathPart], issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
-    """Re-root issues found in a sub-document under ``prefix``."""
-    pre = tuple(prefix)
-    return [ConfigIssue(pre + i.path, i.message, i.value) for i in issues]

@@ -1,8 +1,9 @@
 """Turning a stack's raw configuration into a validated :class:`StackConfig`.
 
 Two entry points: :func:`load_stack_file` for a stack file on disk (the offline
-preview and the tests) and :func:`from_pulumi` for the running Pulumi program.
-:func:`from_pulumi` is the only place in the blueprint that reads Pulumi config.
+preview, the tools and the tests) and :func:`validate_config` for a ``config:``
+mapping already read, which the composition root (``composition/context.py``, the
+only reader of Pulumi config) uses for the running program.
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
-from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
 from blueprint.config.rules import run_rules
-from blueprint.config.schema import NAMESPACE, StackConfig
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACK_DIR = REPO_ROOT / "stacks"
+from blueprint.paths import STACK_DIR, display_path
+from blueprint.schema import NAMESPACE, StackConfig
 
 # Provider keys that would configure a second, ambient source of the same fact:
 # the blueprint builds explicit providers from its own keys.
@@ -38,13 +35,6 @@ _PROVIDER_KEYS = {
 
 def stack_file(stack: str, directory: Path = STACK_DIR) -> Path:
     return directory / f"Pulumi.{stack}.yaml"
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 class StackSource:
@@ -120,23 +110,6 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], StackSource]:
 def load_stack_file(path: Path) -> StackConfig:
     raw, source = read_stack_file(path)
     return validate_config(raw, source)
-
-
-def from_pulumi() -> StackConfig:
-    """Read this stack's configuration from the Pulumi runtime and validate it.
-
-    The only reader of Pulumi config in the blueprint. On a user mistake it raises
-    ``pulumi.RunError`` with every issue listed, so Pulumi prints the message
-    without a traceback and registers nothing.
-    """
-    raw: dict[str, Any] = dict(pulumi.runtime.get_config_env())
-    raw.update(runtime_config.CONFIG.get())
-    path = stack_file(pulumi.get_stack())
-    text = path.read_text() if path.exists() else None
-    try:
-        return validate_config(raw, StackSource(display_path(path), text))
-    except ConfigError as exc:
-        raise pulumi.RunError(str(exc)) from None
 
 
 def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:

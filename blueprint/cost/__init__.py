@@ -1,6 +1,6 @@
 """Monthly cost: estimates per stack from the configuration and the catalog's dated
-prices (:mod:`blueprint.cost.estimate`), their rendering (:mod:`blueprint.cost.render`),
-the delta between two git refs (``make cost``, :mod:`blueprint.cost.__main__`), and
+prices (:mod:`blueprint.cost.estimate`), their rendering (:mod:`tools.cost.render`),
+the delta between two git refs (``make cost``, :mod:`tools.cost.__main__`), and
 dollars per million tokens from measured throughput (:mod:`blueprint.cost.tokens`).
 """
 

@@ -28,23 +28,23 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from blueprint import tags
 from blueprint.capacity import gke_node_pool_plans
 from blueprint.catalog import InstanceType, load_catalog
-from blueprint.config.schema import (
-    Cloud,
-    Fallback,
-    GpuPoolConfig,
-    ModelDeployment,
-    ServerlessEndpoint,
-    StackConfig,
-)
 from blueprint.cost.prices import (
     HOURS_PER_MONTH,
     SECONDS_PER_MONTH,
     node_hourly,
     priciest,
     services,
+)
+from blueprint.placement import place
+from blueprint.schema import (
+    Cloud,
+    Fallback,
+    GpuPoolConfig,
+    ModelDeployment,
+    ServerlessEndpoint,
+    StackConfig,
 )
 
 ASSUMPTIONS = (
@@ -96,6 +96,8 @@ class Line:
     ceiling: float
     ceiling_fallback: float
     detail: str
+    cluster: str | None = None
+    """The cluster the line runs on (control plane, system and GPU pools); None otherwise."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,14 @@ class Estimate:
             out[line.cloud] = (f + line.floor, c + line.ceiling)
         return out
 
+    def by_cluster(self) -> dict[str, tuple[float, float]]:
+        out: dict[str, tuple[float, float]] = {}
+        for line in self.lines:
+            if line.cluster is not None:
+                f, c = out.get(line.cluster, (0.0, 0.0))
+                out[line.cluster] = (f + line.floor, c + line.ceiling)
+        return out
+
     def by_tenant(self) -> dict[str, tuple[float, float]]:
         out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for share in self.shares:
@@ -173,7 +183,7 @@ def _clusters(cfg: StackConfig, out: Estimate) -> None:
         key = EKS_CLUSTER if cluster.cloud is Cloud.AWS else GKE_CLUSTER
         fee = prices.usd(key) * HOURS_PER_MONTH
         out.lines.append(
-            Line("fixed", f"{name} control plane", cluster.cloud.value, fee, fee, fee, key)
+            Line("fixed", f"{name} control plane", cluster.cloud.value, fee, fee, fee, key, name)
         )
         types = list(cluster.system_pool.instance_types)
         primary = load_catalog().instance(types[0])
@@ -193,6 +203,7 @@ def _clusters(cfg: StackConfig, out: Estimate) -> None:
                 ceiling,
                 ceiling,
                 f"{nodes.min}-{nodes.max} x {primary.name} on-demand",
+                name,
             )
         )
 
@@ -260,7 +271,7 @@ def _gpu_pool(cfg: StackConfig, name: str, pool: GpuPoolConfig, out: Estimate) -
         out.unpriced.append(f"pool {name}: instance types not in the catalog")
         return
     if cloud == Cloud.GCP.value:
-        _gke_pool(name, pool, out)
+        _gke_pool(name, pool, out, cluster=pool.cluster)
         return
     od, floor_spot, burst, fallback = prices
     on_demand_floor = min(pool.on_demand_floor, pool.nodes.min)
@@ -282,11 +293,12 @@ def _gpu_pool(cfg: StackConfig, name: str, pool: GpuPoolConfig, out: Estimate) -
             worst,
             f"{pool.nodes.min}-{pool.nodes.max} x {'/'.join(pool.instance_types)}, "
             f"floor {on_demand_floor} on-demand, burst {capacity}",
+            pool.cluster,
         )
     )
 
 
-def _gke_pool(name: str, pool: GpuPoolConfig, out: Estimate) -> None:
+def _gke_pool(name: str, pool: GpuPoolConfig, out: Estimate, *, cluster: str) -> None:
     """A GKE pool as the node pools it becomes (``blueprint.capacity``): GKE bounds each
     separately, so the ceiling is the sum of their maximums (the on-demand pool may
     take the whole burst again as fallback)."""
@@ -312,7 +324,9 @@ def _gke_pool(name: str, pool: GpuPoolConfig, out: Estimate) -> None:
         f"{p.name.removeprefix(name + '-')} {p.min_nodes}-{p.max_nodes} x {p.machine_type}"
         for p in plans
     )
-    out.lines.append(Line("pool", name, "gcp", floor, ceiling, worst, f"GKE node pools: {shape}"))
+    out.lines.append(
+        Line("pool", name, "gcp", floor, ceiling, worst, f"GKE node pools: {shape}", cluster)
+    )
 
 
 def _serverless(name: str, ep: ServerlessEndpoint, out: Estimate) -> None:
@@ -355,22 +369,6 @@ def _serverless(name: str, ep: ServerlessEndpoint, out: Estimate) -> None:
     out.shares.append(Share(name, (ep.repo_model,), ep.tenant, floor, ceiling, detail))
 
 
-def pool_of_deployment(cfg: StackConfig, deployment: ModelDeployment) -> str | None:
-    """The pool a model deployment's node selector pins it to."""
-    selector = deployment.node_selector
-    pool = selector.get(tags.POOL_LABEL)
-    if pool in cfg.gpu_pools:
-        return pool
-    partition = selector.get("cloud.google.com/gke-gpu-partition-size")
-    candidates = [
-        n
-        for n, p in cfg.gpu_pools.items()
-        if p.cluster == deployment.cluster
-        and (partition is None or (p.mig is not None and p.mig.profile == partition))
-    ]
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def _units_per_node(pool: GpuPoolConfig, instance: str) -> tuple[float, str] | None:
     """GPU units one node of ``instance`` offers in this pool, and the resource name."""
     catalog = load_catalog()
@@ -394,10 +392,11 @@ def _replica_units(deployment: ModelDeployment) -> float:
 
 
 def _model(cfg: StackConfig, name: str, deployment: ModelDeployment, out: Estimate) -> None:
-    pool_name = pool_of_deployment(cfg, deployment)
-    if pool_name is None:
-        out.unpriced.append(f"model {name}: no single pool matches its node selector")
+    where = place(cfg, name) if deployment.cluster in cfg.clusters else None
+    if where is None or where.pool is None or where.pool.system:
+        out.unpriced.append(f"model {name}: runs on no GPU pool (blueprint.placement)")
         return
+    pool_name = where.pool.name
     pool = cfg.gpu_pools[pool_name]
     prices = pool_prices(pool)
     units = _replica_units(deployment)

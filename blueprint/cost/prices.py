@@ -7,19 +7,19 @@ module only reads them and answers "what does one of these cost per hour".
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from blueprint.catalog import InstanceType, load_catalog
+from blueprint.paths import CATALOG_DIR
 
 HOURS_PER_MONTH = 730.0
 """The hours a month is billed as (AWS and Google both use 730)."""
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 
-_SERVICES = Path(__file__).resolve().parents[1] / "catalog" / "services.yaml"
+_SERVICES = CATALOG_DIR / "services.yaml"
 
 
 class ServicePrice(BaseModel):

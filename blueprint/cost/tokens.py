@@ -21,13 +21,13 @@ keys are in :class:`Measured` and :func:`read_measurements`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from blueprint.catalog import load_catalog
-from blueprint.config.schema import GpuPoolConfig
 from blueprint.cost.prices import node_hourly
+from blueprint.schema import GpuPoolConfig
 
 
 @dataclass(frozen=True)
@@ -176,10 +176,6 @@ def read_measurements(directory: Path) -> list[Measured]:
             except (KeyError, TypeError, ValueError):
                 continue
     return found
-
-
-def as_dict(cost: TokenCost) -> dict[str, Any]:
-    return asdict(cost)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from blueprint.modelrepo.repo import MODEL_REPO, ConfigParseError, parameter, parse_config
+from blueprint.modelrepo.repo import ConfigParseError, parameter, parse_config
+from blueprint.paths import MODEL_REPO
 
 IMAGES = Path(__file__).with_name("images.yaml")
 PYTHON_MODULES = "python_modules"

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_REPO = REPO_ROOT / "model_repo"
+from blueprint.paths import MODEL_REPO
 
 LATENCY_BUDGET = "latency_budget_ms"
 MIN_GPU_MEMORY = "min_gpu_memory_gb"
@@ -79,17 +79,27 @@ def is_batchable(config: mc.ModelConfig) -> bool:
     return config.max_batch_size > 0 and not decoupled and config.backend != "vllm"
 
 
+GPU_ONLY_BACKENDS: Final = frozenset({"vllm", "tensorrtllm", "tensorrt"})
+"""Triton backends that run only on a GPU: the LLM engines and TensorRT plans."""
+
+
+def gpu_reason(config: mc.ModelConfig) -> str | None:
+    """Why a model config needs a GPU (its backend or a KIND_GPU instance group), or None.
+
+    The one answer to "does this model need a GPU": the serverless rules (CPU-only
+    endpoints), the model checker and the local stack all read it.
+    """
+    backend = config.backend or config.platform
+    if backend in GPU_ONLY_BACKENDS or config.platform == "tensorrt_plan":
+        return f"its backend is {backend}"
+    if any(g.kind == mc.ModelInstanceGroup.KIND_GPU for g in config.instance_group):
+        return "its instance_group asks for KIND_GPU"
+    return None
+
+
 def cpu_models(repo: Path = MODEL_REPO) -> list[str]:
-    """Models whose default config runs on CPU only: what the local Triton serves."""
-    out = []
-    for name in model_names(repo):
-        config = parse_config(repo / name / "config.pbtxt")
-        kinds = {g.kind for g in config.instance_group}
-        if config.backend in {"python", "onnxruntime"} and kinds <= {
-            mc.ModelInstanceGroup.KIND_CPU
-        }:
-            out.append(name)
-    return out
+    """Models whose default config runs without a GPU."""
+    return [name for name in model_names(repo) if not facts(name, repo).needs_gpu]
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,12 @@ class ModelFacts:
     latency_budget_ms: float | None
     max_queue_delay_us: int | None
     instances: int
+    gpu_reason: str | None = None
+    """Why the model needs a GPU (:func:`gpu_reason`); None when it runs on CPU."""
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.gpu_reason is not None
 
 
 def facts(name: str, repo: Path = MODEL_REPO, variant: str | None = None) -> ModelFacts:
@@ -121,6 +137,7 @@ def facts(name: str, repo: Path = MODEL_REPO, variant: str | None = None) -> Mod
         latency_budget_ms=latency_budget_ms(config),
         max_queue_delay_us=delay,
         instances=sum(max(g.count, 1) for g in config.instance_group) or 1,
+        gpu_reason=gpu_reason(config),
     )
 
 

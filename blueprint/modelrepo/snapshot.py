@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint.modelrepo.repo import MODEL_REPO
 from blueprint.modelrepo.weights import STAGE_DIR, external_files, stage
+from blueprint.paths import MODEL_REPO
 
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
@@ -130,3 +130,14 @@ def build_tarball(models: Iterable[str], dest_dir: Path, repo: Path = MODEL_REPO
         gz.write(raw.getvalue())
     tmp.replace(target)
     return target
+
+
+def artifact_key(repo_model: str, digest: str | None, kind: str) -> str:
+    """Where the model store publishes a model for a managed endpoint of ``kind``.
+
+    ``<kind>/<model>/<content digest[:16]>``: a new model version is a new location,
+    so an endpoint that names it is replaced exactly when the model changes. The
+    store (which uploads) and the endpoint (which reads) both take the key from here.
+    """
+    short = (digest or "sha256:unpublished").split(":", 1)[1][:16]
+    return f"{kind}/{repo_model}/{short}"

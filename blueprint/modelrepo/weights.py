@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 
-from blueprint.modelrepo.repo import REPO_ROOT
+from blueprint.paths import ARTIFACT_DIR
 
 MANIFEST = "weights.json"
-STAGE_DIR = REPO_ROOT / "build" / "model-artifacts" / "weights"
+STAGE_DIR = ARTIFACT_DIR / "weights"
 _HEX = frozenset("0123456789abcdef")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from blueprint.monitoring import MONITORING_DIR
+from blueprint.paths import MONITORING_DIR
 
 CONFIG = MONITORING_DIR / "alertmanager" / "alertmanager.yaml"
 ROUTE_CASES = MONITORING_DIR / "alertmanager" / "route_cases.yaml"

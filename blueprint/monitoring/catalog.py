@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from blueprint.monitoring import MONITORING_DIR
 from blueprint.monitoring.promql import selectors
+from blueprint.paths import MONITORING_DIR
 
 METRICS_DIR = MONITORING_DIR / "metrics"
 

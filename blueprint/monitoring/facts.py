@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from blueprint.capacity import TIER_GPUS
 from blueprint.catalog import load_catalog
-from blueprint.config.rules.gpu import TIER_GPUS
 from blueprint.monitoring.objectives import Objective
 
 GROUP = "llm-inference-facts"

@@ -27,8 +27,6 @@ REQUEST_ID_HEADER = "x-request-id"
 
 REQUIRED = ("ts", "level", "logger", "msg", "model", "tenant", "prompt_chars", "request_id")
 """Fields every request log line carries."""
-OPTIONAL = ("deployment", "prompt_tokens", "latency_ms", "outcome", "error", "route")
-"""Fields a line may carry; ``outcome`` is ``ok``, ``error`` or ``rejected``."""
 
 _RECORD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 

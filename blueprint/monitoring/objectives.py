@@ -19,10 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from blueprint.modelrepo.repo import facts as model_facts
-from blueprint.monitoring import MONITORING_DIR, REPO_ROOT
+from blueprint.paths import MODEL_REPO, MONITORING_DIR
 
 TABLE = MONITORING_DIR / "slo.yaml"
-MODEL_REPO = REPO_ROOT / "model_repo"
 
 
 class _Row(BaseModel):

@@ -33,7 +33,7 @@ DRILL_FOR: Mapping[str, str] = {
     "TritonModelLoadFailed": "20s",
 }
 """``for`` of the alerts the local fault drill exercises, shortened so the drill takes
-seconds instead of minutes. Used only by ``blueprint.local`` with ``--drill``."""
+seconds instead of minutes. Used only by ``tools.local`` with ``--drill``."""
 
 FACTS_FILE = "facts.yaml"
 DRILL_HEADER = (

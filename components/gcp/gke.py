@@ -22,9 +22,6 @@ import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
 
-GKE_SERVICE_AGENT = "serviceAccount:service-{number}@container-engine-robot.iam.gserviceaccount.com"
-"""The Google-managed account GKE's control plane acts as in a project."""
-
 TYPE = "llm-inference:gcp:GkeCluster"
 
 NODE_ROLES = (

@@ -8,8 +8,8 @@ from itertools import combinations
 
 from blueprint.catalog import load_catalog
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import rule
-from blueprint.config.schema import NAMESPACE, Cloud, Environment, NodeRange, StackConfig
+from blueprint.config.rules.base import rule
+from blueprint.schema import NAMESPACE, Cloud, Environment, NodeRange, StackConfig
 
 
 def _node_range(path: tuple[str, ...], nodes: NodeRange) -> Iterator[ConfigIssue]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from blueprint.capacity import SYSTEM_POOL, TIER_GPUS, mig_layout_name
 from blueprint.catalog import GpuModel, load_catalog
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import rule
-from blueprint.config.schema import (
+from blueprint.config.rules.base import rule
+from blueprint.schema import (
     Cloud,
     ClusterConfig,
     Environment,

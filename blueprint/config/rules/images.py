@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import rule
-from blueprint.config.schema import StackConfig
+from blueprint.config.rules.base import rule
 from blueprint.modelrepo.images import (
     config_needs,
     flavour_of,
@@ -23,6 +22,7 @@ from blueprint.modelrepo.images import (
     lacking,
     load_flavours,
 )
+from blueprint.schema import StackConfig
 
 
 def _check(

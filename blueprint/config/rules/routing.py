@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from blueprint import tags
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import rule
-from blueprint.config.schema import Cloud, Environment, RoutingClass, StackConfig, Tier
+from blueprint.config.rules.base import rule
+from blueprint.placement import place
+from blueprint.schema import Cloud, Environment, RoutingClass, StackConfig, Tier
 
 # Which pool tiers may serve a class of each tier: at least the capacity it needs.
 SERVES: dict[Tier, frozenset[Tier]] = {
@@ -21,12 +21,6 @@ SERVES: dict[Tier, frozenset[Tier]] = {
     Tier.LIGHT: frozenset({Tier.LIGHT, Tier.HEAVY}),
     Tier.CPU: frozenset({Tier.CPU, Tier.LIGHT, Tier.HEAVY}),
 }
-
-
-def deployment_pool(cfg: StackConfig, deployment: str) -> str | None:
-    """The pool a deployment is pinned to by its ``llm-inference/pool`` node selector."""
-    dep = cfg.models.get(deployment)
-    return None if dep is None else dep.node_selector.get(tags.POOL_LABEL)
 
 
 @rule
@@ -82,16 +76,15 @@ def _class_target(
                 f"({cfg.routing.entry_cluster}); route to a deployment on that cluster",
                 target.deployment,
             )
-        pool_name = deployment_pool(cfg, target.deployment)
-        if pool_name is None:
-            return  # placed by another selector (a GKE partition size): no pool to check
-        pool = cfg.gpu_pools.get(pool_name)
+        if dep.cluster not in cfg.clusters:
+            return  # references_resolve reports an unknown cluster
+        pool = place(cfg, target.deployment).pool
         if pool is None:
-            return  # the placement rules report a selector naming no pool
+            return  # the placement rules say why no pool can run it
         if pool.tier not in SERVES[cls.tier]:
             yield ConfigIssue(
                 path,
-                f"runs on pool {pool_name} (tier {pool.tier.value}), but class {name} needs "
+                f"runs on pool {pool.name} (tier {pool.tier.value}), but class {name} needs "
                 f"tier {cls.tier.value}; route it to a deployment on a "
                 f"{cls.tier.value} pool or change the class's tier",
                 target.deployment,

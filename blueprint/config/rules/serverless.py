@@ -10,50 +10,34 @@ registered, because the service would refuse it only at ``pulumi up``, half-way.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
-
-from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2
 
 from blueprint.catalog import load_catalog
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import rule
-from blueprint.config.schema import Cloud, ServerlessEndpoint, StackConfig
-
-MODEL_REPO = Path(__file__).resolve().parents[3] / "model_repo"
-"""Where the repository's Triton models live (``<model>/config.pbtxt``)."""
+from blueprint.config.rules.base import rule
+from blueprint.modelrepo.repo import ConfigParseError
+from blueprint.modelrepo.repo import facts as model_facts
+from blueprint.paths import MODEL_REPO
+from blueprint.schema import Cloud, ServerlessEndpoint, StackConfig
 
 SAGEMAKER_MEMORY_MB = tuple(range(1024, 6144 + 1, 1024))
 SAGEMAKER_MAX_CONCURRENCY = 200
 SAGEMAKER_MAX_PAYLOAD_MB = 4
 SAGEMAKER_TIMEOUT_SECONDS = 60
-GPU_BACKENDS = frozenset({"vllm", "tensorrtllm"})
-"""Triton backends that only run on a GPU."""
 
 _SETTINGS_KEY = {Cloud.AWS: "sagemaker", Cloud.GCP: "vertex"}
 
 
-@cache
 def gpu_reason(repo_model: str, repo: Path = MODEL_REPO) -> str | None:
-    """Why ``repo_model`` needs a GPU (its backend or a KIND_GPU instance group), or None.
+    """Why ``repo_model`` needs a GPU (:func:`blueprint.modelrepo.repo.gpu_reason`), or None.
 
-    Reads ``<repo>/<model>/config.pbtxt`` with Triton's own ModelConfig schema; a
-    model that is not in the repository (yet) is not judged here.
+    A model that is not in the repository (yet), or whose config is broken, is not
+    judged here: the reference rules and the model checker report those.
     """
-    path = repo / repo_model / "config.pbtxt"
-    if not path.is_file():
-        return None
     try:
-        config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
-    except text_format.ParseError:
-        return None  # the model validator reports a broken config with its line
-    if config.backend in GPU_BACKENDS:
-        return f"its backend is {config.backend}"
-    gpu = model_config_pb2.ModelInstanceGroup.Kind.Value("KIND_GPU")
-    if any(group.kind == gpu for group in config.instance_group):
-        return "its instance_group asks for KIND_GPU"
-    return None
+        return model_facts(repo_model, repo).gpu_reason
+    except (OSError, ConfigParseError):
+        return None
 
 
 @rule

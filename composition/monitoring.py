@@ -1,0 +1,153 @@
+"""Section 6, monitoring: one monitoring stack per cluster, its arguments derived from the config.
+
+:func:`build` creates a :class:`components.k8s.monitoring.Monitoring` per cluster
+with :func:`monitoring_args`; the component itself reads no config. The CloudWatch
+exporter for the SageMaker Serverless endpoints runs on the first AWS cluster, with
+an IRSA role. Everything per cluster is derived here from its one source:
+
+- SLO facts: the deployments (``models``) placed on the cluster, their repo models and
+  variant, and ``monitoring/slo.yaml``;
+- on-demand floors: the cluster's spot pools that fall back to on-demand;
+- the cluster's budget share: the one budget split (:mod:`blueprint.cost.budget`);
+- rules, Alertmanager routing, dashboards, the kube-state-metrics allow-list and the
+  CloudWatch metrics from their files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import yaml
+
+from blueprint.cost.budget import split_budget
+from blueprint.monitoring import alertmanager, dashboards
+from blueprint.monitoring import rules as alert_rules
+from blueprint.monitoring.catalog import METRICS_DIR
+from blueprint.monitoring.catalog import load_catalog as load_metric_catalog
+from blueprint.monitoring.facts import Facts
+from blueprint.monitoring.objectives import objectives_for
+from blueprint.schema import Cloud, Fallback, StackConfig
+from components.aws.gpu_capacity import KARPENTER_NAMESPACE
+from components.k8s.handle import ClusterHandle
+from components.k8s.monitoring import (
+    YACE_SERVICE_ACCOUNT,
+    CloudWatchExporterArgs,
+    Monitoring,
+    MonitoringArgs,
+)
+from composition.context import StackContext
+from composition.foundation import Foundation
+
+
+def cluster_budget_usd(cfg: StackConfig, stack: str, cluster: str) -> float | None:
+    """This cluster's share of the stack's monthly budget (None without a budget)."""
+    split = split_budget(cfg, stack)
+    return None if split is None else round(split.cluster(cluster), 2)
+
+
+def cluster_facts(cfg: StackConfig, stack: str, cluster: str) -> Facts:
+    deployments = {
+        name: (list(d.repo_models), d.variant)
+        for name, d in cfg.models.items()
+        if d.cluster == cluster
+    }
+    floors = {
+        name: pool.on_demand_floor
+        for name, pool in cfg.gpu_pools.items()
+        if pool.cluster == cluster and pool.spot and pool.fallback == Fallback.ON_DEMAND
+    }
+    return Facts(
+        objectives=objectives_for(deployments),
+        pool_on_demand_floors=floors,
+        cluster_budget_monthly_usd=cluster_budget_usd(cfg, stack, cluster),
+    )
+
+
+def cloudwatch_metrics() -> dict[str, list[str]]:
+    """CloudWatch metric -> statistics YACE must fetch (monitoring/metrics/cloudwatch.yaml)."""
+    doc: dict[str, Any] = yaml.safe_load((METRICS_DIR / "cloudwatch.yaml").read_text())
+    return {name: list(stats) for name, stats in doc["cloudwatch"].items()}
+
+
+def monitoring_args(
+    cfg: StackConfig,
+    stack: str,
+    cluster: str,
+    *,
+    receivers: Mapping[str, Mapping[str, Any]] | None = None,
+    karpenter_namespace: str | None = None,
+    cloudwatch_trust_policy: pulumi.Input[str] | None = None,
+) -> MonitoringArgs:
+    """The monitoring component's arguments for ``cluster`` of stack ``stack``.
+
+    ``cloudwatch_trust_policy`` (the IRSA trust policy of the exporter's service account)
+    turns on YACE for the stack's SageMaker Serverless endpoints on an AWS cluster.
+    """
+    if cfg.monitoring is None:
+        raise ValueError("the stack has no monitoring section")
+    mon = cfg.monitoring
+    cluster_cfg = cfg.clusters[cluster]
+    rendered = alert_rules.render(mon.runbook_base_url, cluster_facts(cfg, stack, cluster))
+    config = alertmanager.load()
+    if receivers:
+        config = alertmanager.with_receivers(config, receivers)
+    cloudwatch = None
+    if cloudwatch_trust_policy is not None and cluster_cfg.cloud == Cloud.AWS and cfg.aws:
+        cloudwatch = CloudWatchExporterArgs(
+            chart_version=mon.cloudwatch_exporter_version,
+            region=cfg.aws.region,
+            trust_policy=cloudwatch_trust_policy,
+            metrics=cloudwatch_metrics(),
+        )
+    return MonitoringArgs(
+        cluster=f"{stack}-{cluster}",
+        chart_version=mon.kube_prometheus_stack_version,
+        adapter_chart_version=mon.prometheus_adapter_version,
+        retention_days=mon.retention_days,
+        rule_files=rendered,
+        alertmanager_config=config,
+        dashboards=dashboards.all_dashboards(),
+        ksm_label_allowlist=load_metric_catalog().allowlist,
+        # The GPU Operator's own ServiceMonitor scrapes the DCGM exporter on EKS
+        # (components/k8s/gpu_operator.py); GKE runs no DCGM exporter of ours.
+        dcgm_namespace=None,
+        karpenter_namespace=karpenter_namespace,
+        cloudwatch=cloudwatch,
+    )
+
+
+NAMESPACE = "monitoring"
+"""Namespace of the monitoring stack on every cluster."""
+
+
+def build(
+    ctx: StackContext, clusters: Mapping[str, ClusterHandle], base: Foundation
+) -> dict[str, Monitoring]:
+    cfg = ctx.config
+    if cfg.monitoring is None:
+        return {}
+    aws_clusters = sorted(n for n, h in clusters.items() if h.cloud == "aws")
+    wants_cloudwatch = any(e.cloud is Cloud.AWS for e in cfg.serverless.values())
+    out: dict[str, Monitoring] = {}
+    for name, handle in sorted(clusters.items()):
+        trust = None
+        providers: list[pulumi.ProviderResource] = [handle.provider]
+        if wants_cloudwatch and base.aws is not None and aws_clusters[:1] == [name]:
+            trust = handle.irsa_assume_role_policy(NAMESPACE, YACE_SERVICE_ACCOUNT)
+            providers.append(base.aws.provider)
+        out[name] = Monitoring(
+            ctx.name(name, "monitoring"),
+            monitoring_args(
+                cfg,
+                ctx.stack,
+                name,
+                karpenter_namespace=KARPENTER_NAMESPACE
+                if handle.cloud == "aws" and handle.pools
+                else None,
+                cloudwatch_trust_policy=trust,
+            ),
+            opts=pulumi.ResourceOptions(providers=providers),
+        )
+    return out

@@ -1,0 +1,253 @@
+"""Section 5, routing and edge: the gateway on the entry cluster, the API's DNS, the edge's core.
+
+Requests carry a class in a header (``routing.header``); each class goes to a Triton
+Service, a SageMaker endpoint (through a SigV4-signing proxy) or, on the edge, back
+to the core. The core creates the API's zone; core and edge each add a latency
+record with a health check, so clients reach the nearest healthy region. The edge
+reads the core's outputs by StackReference and is refused when its models or
+classes are out of line with the core's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from blueprint import outputs as out
+from blueprint import tags
+from blueprint.modelrepo.pins import misaligned, model_pins
+from blueprint.schema import Cloud, StackConfig
+from components.aws.dns import ApiZone, ApiZoneArgs, RegionalApiRecord, RegionalApiRecordArgs
+from components.aws.sagemaker import SageMakerInvoker, SageMakerInvokerArgs
+from components.k8s.handle import ClusterHandle
+from components.k8s.routing import (
+    HEALTH_PATH,
+    CoreTarget,
+    SageMakerTarget,
+    ServiceTarget,
+    SigV4Proxy,
+    Target,
+    TieredRouting,
+    TieredRoutingArgs,
+)
+from composition.context import StackContext, required
+from composition.foundation import Foundation
+from composition.serverless import Serverless
+from composition.serving import SERVING_NAMESPACE, TRITON_HTTP_PORT
+
+ROUTING_NAMESPACE = "llm-gateway"
+SIGV4_SERVICE_ACCOUNT = "sagemaker-sigv4"
+
+
+@dataclass(frozen=True)
+class Core:
+    """On the edge: the core stack, read by StackReference, and the alignment check."""
+
+    reference: pulumi.StackReference
+    alignment: pulumi.Output[str]
+
+
+def served_models(cfg: StackConfig) -> list[str]:
+    """Repo models the stack serves: its deployments' and its serverless endpoints'."""
+    models = {m for d in cfg.models.values() for m in d.repo_models}
+    models |= {ep.repo_model for ep in cfg.serverless.values()}
+    return sorted(models)
+
+
+def core(ctx: StackContext) -> Core | None:
+    """The core stack of an edge stack (None elsewhere), checked against the edge."""
+    if ctx.config.edge is None:
+        return None
+    reference = pulumi.StackReference(ctx.config.edge.core_stack)
+    pins = model_pins(served_models(ctx.config))
+    return Core(reference=reference, alignment=check_edge_against_core(ctx.config, pins, reference))
+
+
+def route_targets(
+    cfg: StackConfig, serverless: Serverless, core: pulumi.StackReference | None
+) -> dict[str, Target]:
+    """Each routed class's target: a Triton Service, a SageMaker endpoint, or the core."""
+    targets: dict[str, Target] = {}
+    if cfg.routing is None:
+        return targets
+    for name, cls in cfg.routing.classes.items():
+        if cls.target.deployment is not None:
+            targets[name] = ServiceTarget(
+                service=cls.target.deployment, namespace=SERVING_NAMESPACE, port=TRITON_HTTP_PORT
+            )
+        elif cls.target.serverless in serverless.sagemaker:
+            targets[name] = SageMakerTarget(
+                endpoint_name=serverless.sagemaker[cls.target.serverless].endpoint_name
+            )
+    if cfg.edge is not None and core is not None:
+        for name in cfg.edge.delegate_classes:
+            targets[name] = CoreTarget(
+                address=core.get_output(out.GATEWAY_ADDRESS),
+                server_name=core.get_output(out.API_HOSTNAME),
+            )
+    return targets
+
+
+def build(
+    ctx: StackContext,
+    clusters: Mapping[str, ClusterHandle],
+    serverless: Serverless,
+    base: Foundation,
+    core: Core | None = None,
+) -> TieredRouting | None:
+    """The tiered routing on ``routing.entryCluster``; None when that cluster is not built."""
+    cfg = ctx.config
+    routing = cfg.routing
+    if routing is None or routing.entry_cluster not in clusters:
+        return None
+    entry = clusters[routing.entry_cluster]
+    targets = route_targets(cfg, serverless, core.reference if core else None)
+    sigv4 = None
+    sagemaker = [t for t in targets.values() if isinstance(t, SageMakerTarget)]
+    if sagemaker and routing.sigv4_proxy_image and cfg.aws is not None:
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if entry.oidc_provider_arn is not None and base.aws is not None:
+            # The proxy signs with a role that may invoke exactly these endpoints (IRSA).
+            used = sorted(
+                {c.target.serverless for c in routing.classes.values() if c.target.serverless}
+            )
+            invoker = SageMakerInvoker(
+                ctx.name("gateway", "invoker"),
+                SageMakerInvokerArgs(
+                    assume_role_policy=entry.irsa_assume_role_policy(
+                        ROUTING_NAMESPACE, SIGV4_SERVICE_ACCOUNT
+                    ),
+                    endpoint_arns=[
+                        serverless.sagemaker[n].endpoint_arn
+                        for n in used
+                        if n in serverless.sagemaker
+                    ],
+                ),
+                opts=pulumi.ResourceOptions(provider=base.aws.provider),
+            )
+            annotations["eks.amazonaws.com/role-arn"] = invoker.role_arn
+        sigv4 = SigV4Proxy(
+            image=routing.sigv4_proxy_image,
+            region=cfg.aws.region,
+            service_account_annotations=annotations,
+        )
+    return TieredRouting(
+        ctx.name("routing"),
+        TieredRoutingArgs(
+            header=routing.header,
+            classes=targets,
+            default_class=routing.default_class,
+            namespace=ROUTING_NAMESPACE,
+            envoy_gateway_version=routing.envoy_gateway_version,
+            tls_secret=routing.tls_secret,
+            sigv4=sigv4,
+            load_balancer_annotations=(
+                {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+                if entry.cloud == Cloud.AWS.value
+                else {}
+            ),
+            labels={tags.K8S_PREFIX + "stack": ctx.stack},
+        ),
+        opts=pulumi.ResourceOptions(provider=entry.provider),
+    )
+
+
+def build_dns(
+    ctx: StackContext, base: Foundation, routing: TieredRouting | None, core: Core | None
+) -> dict[str, Any]:
+    """The core's zone (when ``routing.dns`` is set) and this region's latency record.
+
+    Returns the outputs to export (zone id, name servers, API name, gateway address).
+    """
+    cfg = ctx.config
+    if base.aws is None or cfg.aws is None or cfg.routing is None:
+        return {}
+    opts = pulumi.ResourceOptions(provider=base.aws.provider)
+    exported: dict[str, Any] = {}
+    zone_id: pulumi.Input[str] | None = None
+    hostname: pulumi.Input[str] | None = None
+    health_path = HEALTH_PATH
+    if cfg.routing.dns is not None:
+        zone = ApiZone(ctx.name("api"), ApiZoneArgs(zone=cfg.routing.dns.zone), opts=opts)
+        zone_id, hostname = zone.zone_id, cfg.routing.dns.hostname
+        health_path = cfg.routing.dns.health_check_path
+        exported[out.DNS_ZONE_ID] = zone.zone_id
+        exported[out.DNS_NAME_SERVERS] = zone.name_servers
+    elif core is not None:
+        # The edge joins the core's name: same zone, same hostname, its own region.
+        zone_id = core.reference.get_output(out.DNS_ZONE_ID)
+        hostname = core.reference.get_output(out.API_HOSTNAME)
+    if hostname is not None:
+        exported[out.API_HOSTNAME] = hostname
+    if routing is not None and zone_id is not None and hostname is not None:
+        RegionalApiRecord(
+            ctx.name("api", cfg.aws.region),
+            RegionalApiRecordArgs(
+                zone_id=zone_id,
+                hostname=hostname,
+                region=cfg.aws.region,
+                target=routing.address,
+                health_check_path=health_path,
+            ),
+            opts=opts,
+        )
+        exported[out.GATEWAY_ADDRESS] = routing.address
+    return exported
+
+
+class EdgeMisaligned(pulumi.RunError):
+    """The edge would serve something the core does not: refused before anything changes."""
+
+
+def check_edge_against_core(
+    cfg: StackConfig, own_pins: Mapping[str, Mapping[str, Any]], core: pulumi.StackReference
+) -> pulumi.Output[str]:
+    """Refuse the edge when its models or classes are out of line with the core's outputs.
+
+    Checked when the core's outputs arrive (``pulumi up`` reads them from the state
+    backend; the offline preview from the core's recorded plan).
+    """
+    edge = required(cfg.edge, "edge")
+    core_name = edge.core_stack
+    served = sorted({*(cfg.routing.classes if cfg.routing else {}), *edge.delegate_classes})
+
+    def check(values: list[Any]) -> str:
+        pins, routing = values
+        problems: list[str] = []
+        if not pins:
+            problems.append(
+                f"the core stack {core_name} exports no {out.MODEL_PINS}; deploy the core first"
+            )
+        else:
+            problems += misaligned(own_pins, pins)
+        core_classes = set((routing or {}).get("classes", {}))
+        for cls in served:
+            if cls not in core_classes:
+                problems.append(
+                    f"class {cls}: the edge routes or delegates it, but the core does not route "
+                    "it, so delegation and failover to the core would fail; add it to the "
+                    "core's routing.classes"
+                )
+        if problems:
+            raise EdgeMisaligned(
+                f"edge stack is out of line with its core {core_name}:\n  " + "\n  ".join(problems)
+            )
+        return f"aligned with {core_name}: {len(own_pins)} models, {len(served)} classes"
+
+    return pulumi.Output.all(core.get_output(out.MODEL_PINS), core.get_output(out.ROUTING)).apply(
+        check
+    )
+
+
+def routing_export(cfg: StackConfig) -> dict[str, Any] | None:
+    if cfg.routing is None:
+        return None
+    return {
+        "header": cfg.routing.header,
+        "defaultClass": cfg.routing.default_class,
+        "classes": {n: c.tier.value for n, c in sorted(cfg.routing.classes.items())},
+        "delegated": list(cfg.edge.delegate_classes) if cfg.edge else [],
+    }

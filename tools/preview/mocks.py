@@ -1,0 +1,179 @@
+"""Pulumi mocks for the offline preview: what the cloud would answer, made up deterministically.
+
+A real deployment gets IDs, ARNs and endpoints from the providers. Offline, the
+program still needs plausible values for the outputs it feeds into other
+resources (an ARN into a policy, an endpoint into a kubeconfig). Every value here
+derives from the resource's type and name, so two runs give the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+
+FAKE_ACCOUNT = "123456789012"
+"""The AWS account the offline preview pretends to run in."""
+
+Computed = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
+
+
+def _aws_arn(service: str, kind: str) -> Computed:
+    def computed(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        return {"arn": f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{kind}{name}"}
+
+    return computed
+
+
+def _eks_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    cluster = inputs.get("name", name)
+    oidc = f"oidc.eks.us-east-1.amazonaws.com/id/{_digest(cluster).upper()}"
+    return {
+        "arn": f"arn:aws:eks:us-east-1:{FAKE_ACCOUNT}:cluster/{cluster}",
+        "endpoint": f"https://{_digest(cluster, 'api').upper()}.gr7.us-east-1.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+        "identities": [{"oidcs": [{"issuer": f"https://{oidc}"}]}],
+        "vpcConfig": {
+            **dict(inputs.get("vpcConfig") or {}),
+            "clusterSecurityGroupId": f"sg-{_digest(cluster)}",
+        },
+    }
+
+
+def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    cluster = inputs.get("name", name)
+    return {
+        "endpoint": f"10.0.{int(_digest(cluster)[:2], 16) % 250}.2",
+        "masterAuth": {"clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+        "selfLink": f"https://container.googleapis.com/v1/projects/p/locations/l/clusters/{cluster}",
+    }
+
+
+def _oidc_provider(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    url = str(inputs.get("url", name)).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{url}"}
+
+
+def _sqs_queue(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    queue = inputs.get("name", name)
+    return {
+        "arn": f"arn:aws:sqs:us-east-1:{FAKE_ACCOUNT}:{queue}",
+        "url": f"https://sqs.us-east-1.amazonaws.com/{FAKE_ACCOUNT}/{queue}",
+    }
+
+
+def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    account = inputs.get("accountId", name)
+    project = inputs.get("project", "offline-project")
+    return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
+
+
+def _number(*parts: str) -> str:
+    """A 10-digit id, as Vertex AI and Route 53 hand out."""
+    return str(int(_digest(*parts), 16) % 10**10).rjust(10, "1")
+
+
+def _load_balancer_service(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A LoadBalancer Service gets an address once the cloud provisions it."""
+    spec = dict(inputs.get("spec") or {})
+    if spec.get("type") != "LoadBalancer":
+        return {}
+    host = f"{_digest(name, 'lb')}.elb.us-east-1.amazonaws.com"
+    return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
+
+
+COMPUTED: dict[str, Computed] = {
+    "aws:iam/role:Role": _aws_arn("iam", "role/"),
+    "aws:iam/policy:Policy": _aws_arn("iam", "policy/"),
+    "aws:kms/key:Key": _aws_arn("kms", "key/"),
+    "aws:s3/bucket:Bucket": lambda name, inputs: {
+        "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
+        "bucket": inputs.get("bucket", name),
+    },
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {
+        "arn": f"arn:aws:ec2:us-east-1:{FAKE_ACCOUNT}:launch-template/lt-{_digest(name)}",
+        "latestVersion": 1,
+    },
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
+    "aws:sns/topic:Topic": _aws_arn("sns", ""),
+    "aws:cloudwatch/logGroup:LogGroup": _aws_arn("logs", "log-group:"),
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    # Serverless, Vertex AI (dynamic providers), routing and DNS.
+    "pulumi-python:dynamic/vertex:Model": lambda name, inputs: {
+        "modelName": f"{inputs.get('parent')}/models/{_number(name)}"
+    },
+    "pulumi-python:dynamic/vertex:DeployedModel": lambda name, inputs: {
+        "deployedModelId": _number(name, "deployed"),
+        "serviceAttachment": f"projects/vertex-tenant/regions/r/serviceAttachments/{_digest(name)}",
+    },
+    "pulumi-python:dynamic/vertex:DriftMonitor": lambda name, inputs: {
+        "jobName": f"{inputs.get('parent')}/modelDeploymentMonitoringJobs/{_number(name)}"
+    },
+    "kubernetes:core/v1:Service": _load_balancer_service,
+    "aws:route53/zone:Zone": lambda name, inputs: {
+        "zoneId": f"Z{_digest(name).upper()}",
+        "nameServers": [f"ns-{i}.awsdns-{_number(name)[:2]}.com" for i in range(1, 5)],
+    },
+}
+"""Outputs a provider computes, by resource type; other outputs echo the inputs."""
+
+
+class BlueprintMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations and invokes for the offline preview."""
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._stack_outputs = dict(stack_outputs or {})
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            ref = str(args.inputs.get("name", args.name))
+            outputs = self._stack_outputs.get(ref.rsplit("/", 1)[-1])
+            if outputs is None:
+                raise KeyError(
+                    f"stack reference {ref!r}: the offline preview has no outputs for that stack"
+                )
+            return ref, {"name": ref, "outputs": dict(outputs), "secretOutputNames": []}
+        computed = COMPUTED.get(args.typ)
+        if computed is not None:
+            state.update(computed(args.name, args.inputs))
+        elif args.typ.startswith("aws:") and "arn" not in state:
+            service = args.typ.split(":")[1].split("/")[0]
+            state["arn"] = f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{args.name}"
+        return f"{args.name}-id", state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        invoke = args.token
+        if invoke == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": FAKE_ACCOUNT,
+                "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/offline-preview",
+                "userId": "AIDAOFFLINEPREVIEW",
+                "id": FAKE_ACCOUNT,
+            }, []
+        if invoke == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if invoke == "aws:index/getRegion:getRegion":
+            region = str(args.args.get("region") or args.args.get("name") or "us-east-1")
+            return {"name": region, "region": region, "id": region}, []
+        if invoke == "gcp:organizations/getProject:getProject":
+            project = str(args.args.get("projectId") or "offline-project")
+            # A list of failures, not None: the SDK iterates over it.
+            return {"projectId": project, "number": "123456789012", "name": project}, []
+        raise NotImplementedError(
+            f"the offline preview has no answer for invoke {invoke!r}; "
+            "add one to tools/preview/mocks.py or avoid the lookup (deterministic programs)"
+        )
