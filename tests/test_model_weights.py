@@ -27,8 +27,9 @@ from google.protobuf import json_format
 from blueprint import outputs as out
 from blueprint.config import StackConfig
 from blueprint.modelrepo.repo import parse_config
+from blueprint.modelrepo.pins import model_pin
 from blueprint.modelrepo.snapshot import snapshot
-from blueprint.modelrepo.weights import external_files
+from blueprint.modelrepo.weights import WeightsError, external_files
 from tests.conftest import REPO
 from tools.preview.recorder import Plan
 
@@ -83,6 +84,28 @@ def test_keys_do_not_depend_on_where_the_weights_are_staged(tmp_path: Path) -> N
     assert [f.key for f in here.files] == [f.key for f in elsewhere.files]
     staged = {Path(f.path).name for f in elsewhere.files if "/weights/" in f.key}
     assert staged == {"model.safetensors", "vocab.txt"}
+
+
+def test_a_model_pin_is_its_snapshot_digest(tmp_path: Path) -> None:
+    """One model-folder hash: the pin the edge compares with the core is the digest of
+    exactly what the store publishes, weights included (they count by their pin)."""
+    for model in MINILM_MODELS:
+        assert model_pin(model)["digest"] == f"sha256:{snapshot([model]).digest}"
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "model_repo" / "text_embedding", repo / "text_embedding")
+    before = model_pin("text_embedding", repo)["digest"]
+    manifest = repo / "text_embedding" / "1" / "weights.json"
+    doc = json.loads(manifest.read_text())
+    key = next(iter(doc["files"]))
+    doc["files"][key]["sha256"] = "0" * 64  # another weights file, same folder otherwise
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(WeightsError):  # refused by name, never published silently
+        model_pin("text_embedding", repo)
+    shutil.rmtree(repo / "text_embedding")
+    shutil.copytree(REPO / "model_repo" / "text_embedding", repo / "text_embedding")
+    (repo / "text_embedding" / "1" / "__pycache__").mkdir(exist_ok=True)
+    (repo / "text_embedding" / "1" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    assert model_pin("text_embedding", repo)["digest"] == before  # caches do not count
 
 
 def test_the_sagemaker_tarball_carries_the_weights(plans: dict[str, Plan]) -> None:

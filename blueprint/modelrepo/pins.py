@@ -7,37 +7,27 @@ model versions and their metrics (labelled by model and version) stay comparable
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from blueprint.modelrepo.snapshot import snapshot
 from blueprint.paths import MODEL_REPO
-
-_SKIP = {"__pycache__"}
 
 
 def model_pin(repo_model: str, repo: Path = MODEL_REPO) -> dict[str, Any]:
     """``{"versions": [...], "digest": "sha256:..."}`` of one model folder.
 
-    The digest covers every file's relative path and bytes (caches excluded), in
-    sorted order, so it changes exactly when the model's content does. A model
-    missing from the repository pins to no versions and no digest.
+    The digest is the model's snapshot digest (:func:`blueprint.modelrepo.snapshot.snapshot`):
+    every file the model store publishes, its weights included by their pinned hash, so
+    it changes exactly when what a server loads does. A model missing from the
+    repository pins to no versions and no digest.
     """
     root = repo / repo_model
-    if not root.is_dir():
+    if not (root / "config.pbtxt").is_file():
         return {"versions": [], "digest": None}
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not _SKIP & set(p.relative_to(root).parts) and p.suffix != ".pyc"
-    )
-    h = hashlib.sha256()
-    for path in files:
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
     versions = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=int)
-    return {"versions": versions, "digest": f"sha256:{h.hexdigest()}"}
+    return {"versions": versions, "digest": f"sha256:{snapshot([repo_model], repo).digest}"}
 
 
 def model_pins(repo_models: Iterable[str], repo: Path = MODEL_REPO) -> dict[str, dict[str, Any]]:

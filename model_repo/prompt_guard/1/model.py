@@ -3,7 +3,7 @@
 TEXT (BYTES, UTF-8) -> LABEL (BYTES: "injection" or "benign") and SCORE (FP32, the
 probability of "injection"). The prompt is embedded with the real all-MiniLM-L6-v2
 encoder (minilm.py, the same file as text_embedding's) and scored by a logistic
-regression head (guard_head.json) trained by blueprint/modelrepo/guard/train.py on a
+regression head (guard_head.json) trained by tools/guard/train.py on a
 small hand-written set of examples. It is a small real classifier that shows the
 serving path; it is not a production-grade guardrail (see model_repo/README.md).
 """
