@@ -32,9 +32,11 @@ from blueprint.schema import (
     Tier,
 )
 
-GPU_RESOURCE: Final = "nvidia.com/gpu"
+NVIDIA_RESOURCE_PREFIX: Final = "nvidia.com/"
+"""Every extended resource NVIDIA's device plugin advertises starts with this."""
+GPU_RESOURCE: Final = NVIDIA_RESOURCE_PREFIX + "gpu"
 """The extended resource a whole GPU (or, on GKE, one MIG partition) is requested as."""
-MIG_RESOURCE_PREFIX: Final = "nvidia.com/mig-"
+MIG_RESOURCE_PREFIX: Final = NVIDIA_RESOURCE_PREFIX + "mig-"
 """With the GPU Operator's ``mixed`` MIG strategy, a slice is ``nvidia.com/mig-<profile>``."""
 MIG_CONFIG_LABEL: Final = "nvidia.com/mig.config"
 """The node label the GPU Operator's MIG manager reads to choose a layout."""
@@ -49,6 +51,8 @@ GKE_SPOT_LABEL: Final = "cloud.google.com/gke-spot"
 GKE_NODEPOOL_LABEL: Final = "cloud.google.com/gke-nodepool"
 INSTANCE_TYPE_LABEL: Final = "node.kubernetes.io/instance-type"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
+ARCH_LABEL: Final = "kubernetes.io/arch"
 KARPENTER_CAPACITY_LABEL: Final = "karpenter.sh/capacity-type"
 EKS_CAPACITY_LABEL: Final = "eks.amazonaws.com/capacityType"
 
@@ -73,6 +77,20 @@ class Taint:
 
     def to_k8s(self) -> dict[str, str]:
         return {"key": self.key, "value": self.value, "effect": self.effect}
+
+    def to_node_pool(self) -> dict[str, str]:
+        """The taint as EKS node groups and GKE node pools take it (``NO_SCHEDULE``)."""
+        return {"key": self.key, "value": self.value, "effect": NODE_POOL_EFFECT[self.effect]}
+
+
+NODE_POOL_EFFECT: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "NoSchedule": "NO_SCHEDULE",
+        "NoExecute": "NO_EXECUTE",
+        "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    }
+)
+"""Kubernetes taint effects in the enum form of the EKS and GKE node pool APIs."""
 
 
 AWS_GPU_TAINT: Final = Taint(GPU_TAINT_KEY, "true", "NoSchedule")

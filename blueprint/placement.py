@@ -29,6 +29,7 @@ from blueprint.capacity import (
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     MIG_RESOURCE_PREFIX,
+    NVIDIA_RESOURCE_PREFIX,
     PoolSpec,
     Taint,
     pool_specs,
@@ -144,7 +145,7 @@ def gpu_requests(dep: ModelDeployment) -> dict[str, int] | Misfit:
     out: dict[str, int] = {}
     keys = sorted({*dep.resources.requests, *dep.resources.limits})
     for key in keys:
-        if not key.startswith("nvidia.com/"):
+        if not key.startswith(NVIDIA_RESOURCE_PREFIX):
             continue
         req = dep.resources.requests.get(key)
         lim = dep.resources.limits.get(key)

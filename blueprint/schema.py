@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from blueprint.triton import READY_PATH
+
 NAMESPACE = "llm-inference"
 """The Pulumi project name, and so the namespace of every config key."""
 
@@ -410,7 +412,7 @@ class DnsConfig(Model):
     zone: DomainName = Field(description="hosted zone the core stack creates")
     hostname: DomainName = Field(description="the API name clients use, inside the zone")
     health_check_path: Annotated[str, _matching(r"/\S*", "an absolute path such as /healthz")] = (
-        "/v2/health/ready"
+        READY_PATH
     )
 
 

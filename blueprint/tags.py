@@ -26,6 +26,12 @@ K8S_PREFIX: Final = "llm-inference/"
 POOL_LABEL: Final = K8S_PREFIX + POOL
 TIER_LABEL: Final = K8S_PREFIX + "tier"
 GPU_LABEL: Final = K8S_PREFIX + "gpu-model"
+TENANT_LABEL: Final = K8S_PREFIX + TENANT
+"""The tenant a serving pod bills to (cost attribution, alerts)."""
+MODEL_LABEL: Final = K8S_PREFIX + MODEL
+"""The models a serving pod serves, '.'-joined."""
+DEPLOYMENT_LABEL: Final = K8S_PREFIX + "deployment"
+"""The model deployment (stack file ``models`` key) a pod belongs to; alerts join on it."""
 
 
 def base_tags(*, environment: str, cost_center: str, team: str, stack: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from blueprint import outputs as out
 from blueprint import tags
 from blueprint.modelrepo.pins import misaligned, model_pins
 from blueprint.schema import Cloud, StackConfig
+from blueprint.triton import HTTP_PORT
 from components.aws.dns import ApiZone, ApiZoneArgs, RegionalApiRecord, RegionalApiRecordArgs
 from components.aws.sagemaker import SageMakerInvoker, SageMakerInvokerArgs
 from components.k8s.handle import ClusterHandle
@@ -36,7 +37,7 @@ from components.k8s.routing import (
 from composition.context import StackContext, required
 from composition.foundation import Foundation
 from composition.serverless import Serverless
-from composition.serving import SERVING_NAMESPACE, TRITON_HTTP_PORT
+from composition.serving import SERVING_NAMESPACE
 
 ROUTING_NAMESPACE = "llm-gateway"
 SIGV4_SERVICE_ACCOUNT = "sagemaker-sigv4"
@@ -76,7 +77,7 @@ def route_targets(
     for name, cls in cfg.routing.classes.items():
         if cls.target.deployment is not None:
             targets[name] = ServiceTarget(
-                service=cls.target.deployment, namespace=SERVING_NAMESPACE, port=TRITON_HTTP_PORT
+                service=cls.target.deployment, namespace=SERVING_NAMESPACE, port=HTTP_PORT
             )
         elif cls.target.serverless in serverless.sagemaker:
             targets[name] = SageMakerTarget(

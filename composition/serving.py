@@ -34,7 +34,6 @@ from composition.foundation import Foundation
 
 SERVING_NAMESPACE = "llm-serving"
 """Namespace of the Triton Deployments; their Service is named after the deployment."""
-TRITON_HTTP_PORT = 8000
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from blueprint.capacity import (
+    GPU_RESOURCE,
+    INSTANCE_TYPE_LABEL,
+    KARPENTER_CAPACITY_LABEL,
+    ZONE_LABEL,
+)
 from blueprint.catalog import load_catalog
 from policies._lib import get, items, mapping, number, truthy
 
@@ -32,10 +38,7 @@ KARPENTER_NODE_POOLS = frozenset(
 )
 POOL_TYPES = frozenset({EKS_NODE_GROUP, GKE_NODE_POOL, *KARPENTER_NODE_POOLS})
 
-GPU_RESOURCE = "nvidia.com/gpu"
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
-ZONE_LABEL = "topology.kubernetes.io/zone"
+CAPACITY_TYPE_LABEL = KARPENTER_CAPACITY_LABEL
 GKE_GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 """GKE adds this taint to every GPU node pool itself (when the cluster has a non-GPU pool)."""
 

@@ -8,6 +8,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 from pydantic import Field
 
 from blueprint import tags
+from blueprint.capacity import GPU_RESOURCE
 from blueprint.catalog import load_catalog
 from blueprint.cost.estimate import usd
 from policies._ceiling import stack_ceiling
@@ -456,7 +457,7 @@ def _gpu_pool_ceiling(
     )
     if pool.kind == "Karpenter NodePool":
         limits = pool.limits
-        if pool.gpu and "nvidia.com/gpu" not in limits and "nodes" not in limits:
+        if pool.gpu and GPU_RESOURCE not in limits and "nodes" not in limits:
             report(
                 message(
                     args,
@@ -472,7 +473,7 @@ def _gpu_pool_ceiling(
         if not limits:
             report(message(args, "spec.limits", NOT_SET, "the NodePool has no ceiling", fix), None)
             return
-        gpus = limits.get("nvidia.com/gpu")
+        gpus = limits.get(GPU_RESOURCE)
         if pool.gpu and gpus is not None and gpus > cfg.max_gpus:
             report(
                 message(

@@ -10,6 +10,8 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 from pydantic import Field
 
+from blueprint.capacity import NVIDIA_RESOURCE_PREFIX
+from blueprint.triton import HTTP_PORT, LIVE_PATH, READY_PATH
 from policies._lib import (
     NOT_SET,
     WORKLOAD_TYPES,
@@ -81,8 +83,8 @@ def _workload_probes(args: ResourceValidationArgs, report: ReportViolation, _: N
                         NOT_SET,
                         "without it Kubernetes routes traffic to, or keeps, a container that "
                         "cannot serve",
-                        f"add a {probe} (Triton: httpGet /v2/health/ready on port 8000 for "
-                        "readiness, /v2/health/live for liveness; a startupProbe for model load)",
+                        f"add a {probe} (Triton: httpGet {READY_PATH} on port {HTTP_PORT} for "
+                        f"readiness, {LIVE_PATH} for liveness; a startupProbe for model load)",
                     ),
                     None,
                 )
@@ -105,7 +107,7 @@ WORKLOAD_PROBES = resource_policy(
 
 
 def _is_gpu_resource(key: str) -> bool:
-    return key.startswith("nvidia.com/")
+    return key.startswith(NVIDIA_RESOURCE_PREFIX)
 
 
 def _resource_requests_limits(

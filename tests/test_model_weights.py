@@ -26,8 +26,8 @@ from google.protobuf import json_format
 
 from blueprint import outputs as out
 from blueprint.config import StackConfig
-from blueprint.modelrepo.repo import parse_config
 from blueprint.modelrepo.pins import model_pin
+from blueprint.modelrepo.repo import parse_config
 from blueprint.modelrepo.snapshot import snapshot
 from blueprint.modelrepo.weights import WeightsError, external_files
 from tests.conftest import REPO

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from blueprint.config import StackConfig
-from blueprint.config.rules.serverless import gpu_reason
+from blueprint.config.rules.serverless import repo_model_gpu_reason
 from components.aws.sagemaker import SCALABLE_DIMENSION, ecr_repository_arn, execution_policy
 from tools.preview.recorder import Plan
 
@@ -239,10 +239,10 @@ def test_gpu_models_are_recognised_from_their_triton_config(tmp_path: Path) -> N
     (tmp_path / "cpu" / "config.pbtxt").write_text(
         'name: "cpu"\nbackend: "python"\ninstance_group [{kind: KIND_CPU, count: 2}]\n'
     )
-    assert gpu_reason("llm", tmp_path) == "its backend is vllm"
-    assert gpu_reason("guard", tmp_path) == "its instance_group asks for KIND_GPU"
-    assert gpu_reason("cpu", tmp_path) is None
-    assert gpu_reason("absent", tmp_path) is None
+    assert repo_model_gpu_reason("llm", tmp_path) == "its backend is vllm"
+    assert repo_model_gpu_reason("guard", tmp_path) == "its instance_group asks for KIND_GPU"
+    assert repo_model_gpu_reason("cpu", tmp_path) is None
+    assert repo_model_gpu_reason("absent", tmp_path) is None
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

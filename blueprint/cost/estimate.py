@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from blueprint.capacity import gke_node_pool_plans
+from blueprint.capacity import GPU_RESOURCE, MIG_RESOURCE_PREFIX, gke_node_pool_plans
 from blueprint.catalog import InstanceType, load_catalog
 from blueprint.cost.prices import (
     HOURS_PER_MONTH,
@@ -386,7 +386,7 @@ def _units_per_node(pool: GpuPoolConfig, instance: str) -> tuple[float, str] | N
 def _replica_units(deployment: ModelDeployment) -> float:
     total = 0.0
     for key, value in deployment.resources.limits.items():
-        if key == "nvidia.com/gpu" or key.startswith("nvidia.com/mig-"):
+        if key == GPU_RESOURCE or key.startswith(MIG_RESOURCE_PREFIX):
             total += float(value)
     return total
 

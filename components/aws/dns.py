@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from blueprint.triton import READY_PATH
+
 ZONE_TYPE = "llm-inference:aws:ApiZone"
 RECORD_TYPE = "llm-inference:aws:RegionalApiRecord"
 
@@ -59,7 +61,7 @@ class RegionalApiRecordArgs:
     """The AWS region latency is measured to (the record's set identifier too)."""
     target: pulumi.Input[str]
     """The region's gateway address (load balancer hostname)."""
-    health_check_path: str = "/v2/health/ready"
+    health_check_path: str = READY_PATH
     port: int = 443
     ttl: int = 60
     failure_threshold: int = 3

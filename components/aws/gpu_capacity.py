@@ -34,7 +34,16 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from blueprint.capacity import PoolSpec
+from blueprint.capacity import (
+    ARCH_LABEL,
+    GPU_RESOURCE,
+    INSTANCE_TYPE_LABEL,
+    KARPENTER_CAPACITY_LABEL,
+    SYSTEM_POOL,
+    ZONE_LABEL,
+    PoolSpec,
+)
+from blueprint.tags import POOL_LABEL
 from components.aws.eks import (
     GPU_AMI_TYPE,
     NODE_POLICIES,
@@ -109,7 +118,7 @@ def ami_alias(release: str) -> str:
 def node_pool_limits(spec: PoolSpec) -> dict[str, str]:
     """The NodePool's ceiling for the burst: GPUs for GPU pools, vCPUs for CPU pools."""
     if spec.gpu is not None:
-        return {"nvidia.com/gpu": str(spec.burst * spec.max_gpus_per_node)}
+        return {GPU_RESOURCE: str(spec.burst * spec.max_gpus_per_node)}
     return {"cpu": str(spec.burst * max(s.vcpus for s in spec.shapes))}
 
 
@@ -127,21 +136,21 @@ def node_pool_spec(spec: PoolSpec, *, consolidate_after: str, expire_after: str)
                 "taints": [t.to_k8s() for t in spec.taints],
                 "requirements": [
                     {
-                        "key": "node.kubernetes.io/instance-type",
+                        "key": INSTANCE_TYPE_LABEL,
                         "operator": "In",
                         "values": [s.instance_type for s in spec.shapes],
                     },
                     {
-                        "key": "karpenter.sh/capacity-type",
+                        "key": KARPENTER_CAPACITY_LABEL,
                         "operator": "In",
                         "values": list(spec.capacity_types),
                     },
                     {
-                        "key": "topology.kubernetes.io/zone",
+                        "key": ZONE_LABEL,
                         "operator": "In",
                         "values": list(spec.zones),
                     },
-                    {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                    {"key": ARCH_LABEL, "operator": "In", "values": ["amd64"]},
                 ],
                 "expireAfter": expire_after,
             },
@@ -190,7 +199,7 @@ def node_class_spec(
                 },
             }
         ],
-        "tags": {**tags, "llm-inference/pool": spec.name},
+        "tags": {**tags, POOL_LABEL: spec.name},
     }
 
 
@@ -247,7 +256,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             f"{self._name}-{spec.name}",
             disk_gb=spec.disk_gb,
             kms_key_arn=None,
-            tags={**args.tags, "llm-inference/pool": spec.name},
+            tags={**args.tags, POOL_LABEL: spec.name},
             opts=self._child,
         )
         return aws.eks.NodeGroup(
@@ -268,10 +277,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             },
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=dict(spec.labels),
-            taints=[
-                {"key": t.key, "value": t.value, "effect": _EKS_EFFECT[t.effect]}
-                for t in spec.taints
-            ],
+            taints=[aws.eks.NodeGroupTaintArgs(**t.to_node_pool()) for t in spec.taints],
             update_config={"max_unavailable": 1},
             tags={**args.tags, "Name": f"{self._name}-{spec.name}-floor"},
             opts=self._child,
@@ -383,7 +389,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
                 },
                 "replicas": 2,
                 # The controller runs on the system nodes, never on nodes it manages.
-                "nodeSelector": {"llm-inference/pool": "system"},
+                "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
                 "controller": {
                     "resources": {
                         "requests": {"cpu": "500m", "memory": "1Gi"},
@@ -516,13 +522,6 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release, node_class]),
         )
-
-
-_EKS_EFFECT = {
-    "NoSchedule": "NO_SCHEDULE",
-    "NoExecute": "NO_EXECUTE",
-    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
-}
 
 
 def _queue_policy(queue_arn: str) -> str:

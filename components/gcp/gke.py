@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
+from components.gcp.kms import GKE_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 
 TYPE = "llm-inference:gcp:GkeCluster"
 
@@ -161,34 +162,23 @@ class GkeCluster(pulumi.ComponentResource):
         agent may use it for nothing else than encrypt/decrypt.
         """
         args = self._args
-        ring = gcp.kms.KeyRing(
-            f"{self._name}-secrets",
-            name=f"{args.cluster_name}-secrets",
-            location=args.region,
-            project=args.project,
-            opts=self._child,
-        )
-        key = gcp.kms.CryptoKey(
-            f"{self._name}-secrets",
-            name="kubernetes-secrets",
-            key_ring=ring.id,
-            rotation_period="7776000s",
-            purpose="ENCRYPT_DECRYPT",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
-        )
-        project = gcp.organizations.get_project_output(project_id=args.project)
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{self._name}-secrets-gke-agent",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=project.number.apply(
-                lambda n: (
-                    f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
-                )
+        cmek = cmek_key(
+            CmekNames(
+                ring_resource=f"{self._name}-secrets",
+                ring=f"{args.cluster_name}-secrets",
+                key_resource=f"{self._name}-secrets",
+                key="kubernetes-secrets",
+                grant_resource=f"{self._name}-secrets-gke-agent",
             ),
-            opts=self._child,
+            CmekArgs(
+                project=args.project,
+                location=args.region,
+                agent=service_agent(args.project, GKE_AGENT),
+                protect=args.deletion_protection,
+            ),
+            parent=self,
         )
-        return key, grant
+        return cmek.key, cmek.grant
 
     def _create_cluster(
         self, secrets_key: gcp.kms.CryptoKey, secrets_grant: gcp.kms.CryptoKeyIAMMember

@@ -46,11 +46,6 @@ TYPE = "llm-inference:gcp:GpuNodePools"
 COMPUTE_CLASS_API = "cloud.google.com/v1"
 _GKE_SET_LABELS = (GKE_ACCELERATOR_LABEL, GKE_PARTITION_LABEL)
 """Labels GKE itself puts on GPU nodes; a node pool may not set them."""
-_EFFECT = {
-    "NoSchedule": "NO_SCHEDULE",
-    "NoExecute": "NO_EXECUTE",
-    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,9 +140,7 @@ class GkeGpuPools(pulumi.ComponentResource):
             "disk_size_gb": spec.disk_gb,
             "disk_type": "pd-ssd" if spec.gpu is not None else "pd-balanced",
             "labels": {k: v for k, v in spec.labels.items() if k not in _GKE_SET_LABELS},
-            "taints": [
-                {"key": t.key, "value": t.value, "effect": _EFFECT[t.effect]} for t in spec.taints
-            ],
+            "taints": [t.to_node_pool() for t in spec.taints],
             "resource_labels": {**args.resource_labels, "pool": spec.name},
         }
         gpu = accelerator(spec, plan.machine_type)

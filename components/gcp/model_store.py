@@ -20,6 +20,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from blueprint.modelrepo.snapshot import RepositorySnapshot
+from components.gcp.kms import GCS_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 
 TYPE = "llm-inference:gcp:ModelStore"
 
@@ -86,33 +87,23 @@ class GcpModelStore(pulumi.ComponentResource):
 
     def _create_key(self) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:
         a = self._args
-        ring = gcp.kms.KeyRing(
-            f"{self._name}-keyring",
-            name=f"{self._name}-model-repo",
-            location=a.location,
-            project=a.project,
-            opts=self._child,
-        )
-        key = gcp.kms.CryptoKey(
-            f"{self._name}-key",
-            name="model-repo",
-            key_ring=ring.id,
-            rotation_period="7776000s",
-            purpose="ENCRYPT_DECRYPT",
-            labels=dict(a.labels),
-            opts=self._child,
-        )
-        project = gcp.organizations.get_project_output(project_id=a.project)
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{self._name}-key-gcs-agent",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=project.number.apply(
-                lambda n: f"serviceAccount:service-{n}@gs-project-accounts.iam.gserviceaccount.com"
+        cmek = cmek_key(
+            CmekNames(
+                ring_resource=f"{self._name}-keyring",
+                ring=f"{self._name}-model-repo",
+                key_resource=f"{self._name}-key",
+                key="model-repo",
+                grant_resource=f"{self._name}-key-gcs-agent",
             ),
-            opts=self._child,
+            CmekArgs(
+                project=a.project,
+                location=a.location,
+                agent=service_agent(a.project, GCS_AGENT),
+                labels=a.labels,
+            ),
+            parent=self,
         )
-        return key, grant
+        return cmek.key, cmek.grant
 
     def _create_bucket(
         self, key: gcp.kms.CryptoKey, grant: gcp.kms.CryptoKeyIAMMember

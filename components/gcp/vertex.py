@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from blueprint.triton import HTTP_PORT, READY_PATH
+from components.gcp.kms import VERTEX_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 from components.gcp.vertex_api import regional_endpoint
 from components.gcp.vertex_deploy import VertexDeployedModel, VertexDriftMonitor, VertexModel
 
 TYPE = "llm-inference:gcp:VertexEndpoint"
-TRITON_HTTP_PORT = 8000
+TRITON_HTTP_PORT = HTTP_PORT
 ALARM_DRIFT = "VertexInputDrift"
 """The drift alert's name; its runbook is ``runbooks/VertexInputDrift.md``."""
-KEY_ROTATION = "7776000s"  # 90 days
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,40 +123,27 @@ class VertexEndpoint(pulumi.ComponentResource):
 
     def _service_agent(self) -> pulumi.Output[str]:
         # Vertex AI's service agent is named after the project *number*.
-        project = gcp.organizations.get_project_output(
-            project_id=self._args.project, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return project.number.apply(
-            lambda n: f"serviceAccount:service-{n}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+        return service_agent(
+            self._args.project, VERTEX_AGENT, opts=pulumi.InvokeOutputOptions(parent=self)
         )
 
     def _create_key(self, agent: pulumi.Output[str]) -> gcp.kms.CryptoKey:
         a = self._args
-        ring = gcp.kms.KeyRing(
-            f"{self._name}-keys",
-            name=f"{self._name}-vertex",
-            project=a.project,
-            location=a.region,
-            opts=self._child,
+        cmek = cmek_key(
+            CmekNames(
+                ring_resource=f"{self._name}-keys",
+                ring=f"{self._name}-vertex",
+                key_resource=f"{self._name}-key",
+                key="vertex",
+                grant_resource=f"{self._name}-key-vertex",
+            ),
+            # Destroying the key makes everything it encrypted unreadable.
+            CmekArgs(
+                project=a.project, location=a.region, agent=agent, labels=a.labels, protect=True
+            ),
+            parent=self,
         )
-        key = gcp.kms.CryptoKey(
-            f"{self._name}-key",
-            name="vertex",
-            key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT",
-            rotation_period=KEY_ROTATION,
-            labels=dict(a.labels),
-            # Destroying a key makes everything it encrypted unreadable.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        gcp.kms.CryptoKeyIAMMember(
-            f"{self._name}-key-vertex",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=agent,
-            opts=self._child,
-        )
-        return key
+        return cmek.key
 
     def _create_runner_account(self) -> gcp.serviceaccount.Account:
         # No roles: the Triton container reads its model from the local copy Vertex
@@ -238,7 +226,7 @@ class VertexEndpoint(pulumi.ComponentResource):
                 "env": {},
                 "port": TRITON_HTTP_PORT,
                 "predictRoute": f"/v2/models/{a.repo_model}/infer",
-                "healthRoute": "/v2/health/ready",
+                "healthRoute": READY_PATH,
                 "artifactUri": pulumi.Output.concat(
                     "gs://", a.artifact.bucket, "/", a.artifact.prefix
                 ),

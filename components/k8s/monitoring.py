@@ -32,6 +32,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
+from blueprint import tags
 from blueprint.monitoring import autoscaling
 
 TYPE = "llm-inference:k8s:Monitoring"
@@ -44,8 +45,8 @@ TRITON_SELECTOR: Mapping[str, str] = {"app.kubernetes.io/name": "triton"}
 """Labels a Triton Service must carry to be scraped; it must name its metrics port
 ``metrics`` (Triton's 8002). The job label becomes ``triton``."""
 TRITON_POD_LABELS: Mapping[str, str] = {
-    "llm-inference/deployment": "deployment",
-    "llm-inference/tenant": "tenant",
+    tags.DEPLOYMENT_LABEL: "deployment",
+    tags.TENANT_LABEL: "tenant",
 }
 """Pod labels copied onto every Triton series, as the label on the right."""
 DASHBOARD_LABEL = "grafana_dashboard"

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from blueprint.monitoring.logformat import gateway_access_log
+from blueprint.triton import HTTP_PORT, READY_PATH
 
 TYPE = "llm-inference:k8s:TieredRouting"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -35,7 +36,7 @@ ENVOY_NAMESPACE = "envoy-gateway-system"
 LISTENER_PORT = 8443
 """The Gateway's listener; unprivileged, so Envoy's container port is the same number."""
 SIGV4_PORT = 8080
-HEALTH_PATH = "/v2/health/ready"
+HEALTH_PATH = READY_PATH
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +45,7 @@ class ServiceTarget:
 
     service: str
     namespace: str
-    port: int = 8000
+    port: int = HTTP_PORT
 
 
 @dataclass(frozen=True, kw_only=True)

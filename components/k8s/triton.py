@@ -24,11 +24,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from blueprint import tags
+from blueprint.capacity import HOSTNAME_LABEL, ZONE_LABEL
 from blueprint.monitoring.autoscaling import HPA_QUEUE_METRIC
+from blueprint.triton import GRPC_PORT, HTTP_PORT, LIVE_PATH, METRICS_PORT, READY_PATH
 
 TYPE = "llm-inference:k8s:TritonServing"
 
-HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
 # The pods metric the HPA reads; prometheus-adapter serves it with the rule of
 # blueprint.monitoring.autoscaling.adapter_rules() (the monitoring section installs it).
 QUEUE_METRIC = HPA_QUEUE_METRIC
@@ -151,11 +153,11 @@ class TritonServing(pulumi.ComponentResource):
             "app.kubernetes.io/instance": self._k8s_name,
             "app.kubernetes.io/component": "inference",
             "app.kubernetes.io/part-of": "llm-inference",
-            "llm-inference/tenant": args.tenant,
+            tags.TENANT_LABEL: args.tenant,
             # Cost attribution: the models this deployment serves ('.'-joined).
-            "llm-inference/model": ".".join(args.models)[:63].strip("._-"),
+            tags.MODEL_LABEL: ".".join(args.models)[:63].strip("._-"),
             # Which model deployment (stack file `models` key): alerts and budgets join on it.
-            "llm-inference/deployment": self._k8s_name,
+            tags.DEPLOYMENT_LABEL: self._k8s_name,
         }
 
         sa = self._create_service_account()
@@ -203,7 +205,7 @@ class TritonServing(pulumi.ComponentResource):
         command = pulumi.Output.from_input(a.repository_uri).apply(
             lambda uri: triton_command(a, uri)
         )
-        probe = {"http_get": {"path": "/v2/health/ready", "port": "http"}}
+        probe = {"http_get": {"path": READY_PATH, "port": "http"}}
         container = {
             "name": "triton",
             "image": a.image,
@@ -227,7 +229,7 @@ class TritonServing(pulumi.ComponentResource):
             },
             "readiness_probe": {**probe, "period_seconds": 5, "failure_threshold": 3},
             "liveness_probe": {
-                "http_get": {"path": "/v2/health/live", "port": "http"},
+                "http_get": {"path": LIVE_PATH, "port": "http"},
                 "period_seconds": 10,
                 "failure_threshold": 6,
             },
@@ -253,7 +255,7 @@ class TritonServing(pulumi.ComponentResource):
                 "when_unsatisfiable": "ScheduleAnyway",
                 "label_selector": {"match_labels": selector},
             }
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+            for key in (ZONE_LABEL, HOSTNAME_LABEL)
         ]
         spec: Any = {
             "selector": {"match_labels": selector},

@@ -40,6 +40,7 @@ import requests
 
 from blueprint.modelrepo.repo import cpu_models, facts
 from blueprint.paths import BUILD_DIR, MODEL_REPO
+from blueprint.triton import LIVE_PATH
 
 
 class TritonError(RuntimeError):
@@ -259,7 +260,7 @@ class LocalTriton:
             if self.process is None or self.process.poll() is not None:
                 raise TritonError(f"tritonserver exited early:\n{self.log_tail()}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.http_url}/v2/health/live", timeout=2).ok:
+                if requests.get(f"{self.http_url}{LIVE_PATH}", timeout=2).ok:
                     ready = self.readiness()
                     if all(ready.get(m) for m in wanted):
                         return ready

@@ -25,6 +25,7 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from blueprint.capacity import MIG_RESOURCE_PREFIX
 from blueprint.modelrepo.images import PYTHON_MODULES, declared_modules
 from blueprint.modelrepo.repo import (
     LATENCY_BUDGET,
@@ -681,7 +682,7 @@ class _Checker:
                 f"{t.key}.resources.limits",
                 f"asks for MIG slices nvidia.com/mig-{t.mig_limit} but the pool's GPUs are "
                 f"split into {t.mig_profile}",
-                f"nvidia.com/mig-{t.mig_limit}",
+                f"{MIG_RESOURCE_PREFIX}{t.mig_limit}",
                 f"ask for nvidia.com/mig-{t.mig_profile}",
             )
         raw = parameter(cfg, MIN_GPU_MEMORY)

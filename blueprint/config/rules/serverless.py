@@ -28,7 +28,7 @@ SAGEMAKER_TIMEOUT_SECONDS = 60
 _SETTINGS_KEY = {Cloud.AWS: "sagemaker", Cloud.GCP: "vertex"}
 
 
-def gpu_reason(repo_model: str, repo: Path = MODEL_REPO) -> str | None:
+def repo_model_gpu_reason(repo_model: str, repo: Path = MODEL_REPO) -> str | None:
     """Why ``repo_model`` needs a GPU (:func:`blueprint.modelrepo.repo.gpu_reason`), or None.
 
     A model that is not in the repository (yet), or whose config is broken, is not
@@ -180,7 +180,7 @@ def vertex_bounds(cfg: StackConfig) -> Iterator[ConfigIssue]:
 def cpu_models_only(cfg: StackConfig) -> Iterator[ConfigIssue]:
     """A model whose Triton config needs a GPU cannot be served by a CPU-only endpoint."""
     for name, ep in cfg.serverless.items():
-        reason = gpu_reason(ep.repo_model)
+        reason = repo_model_gpu_reason(ep.repo_model)
         if reason is not None:
             yield ConfigIssue(
                 ("serverless", name, "repoModel"),
