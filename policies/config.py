@@ -35,6 +35,7 @@ import yaml
 from pulumi_policy import EnforcementLevel
 from pydantic import ValidationError
 
+from blueprint import diagnostics
 from blueprint.schema import Environment
 from policies._lib import CONFIG_MODELS
 from policies.registry import BY_NAME, POLICIES
@@ -106,16 +107,19 @@ def load(path: Path = CONFIG_FILE) -> dict[str, dict[str, PolicySetting]]:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PolicyConfigError(source, [f"{where}: not valid YAML: {exc}"]) from None
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyConfigError(
+            source, [diagnostics.render(source, line, "yaml", f"not valid YAML: {problem}")]
+        ) from None
     lines = _Lines(text)
     problems: list[str] = []
 
     def problem(path: tuple[str, ...], what: str, value: Any = None, show: bool = True) -> None:
-        line = lines.of(*path)
-        where = f"{source}:{line}" if line else source
-        got = f" (got {value!r})" if show else ""
-        problems.append(f"{where}: {'.'.join(path)}: {what}{got}")
+        shown = value if show else diagnostics.NO_VALUE
+        problems.append(
+            diagnostics.render(source, lines.of(*path), ".".join(path), what, value=shown)
+        )
 
     if not isinstance(doc, dict):
         raise PolicyConfigError(source, ["must be a mapping with 'defaults' and 'environments'"])

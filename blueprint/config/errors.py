@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from blueprint import diagnostics
 from blueprint.schema import NAMESPACE
 
-_NO_VALUE: Any = object()
+_NO_VALUE: Any = diagnostics.NO_VALUE
 
 PathPart = str | int
 
@@ -39,20 +40,7 @@ class ConfigIssue:
         return out
 
     def render(self, source: str, line: int | None) -> str:
-        where = f"{source}:{line}" if line else source
-        text = f"{where}: {self.key}: {self.message}"
-        if self.value is not _NO_VALUE:
-            text += f" (got {_show(self.value)})"
-        return text
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict | list):
-        text = repr(value)
-        return text if len(text) <= 80 else text[:77] + "..."
-    return repr(value)
+        return diagnostics.render(source, line, self.key, self.message, value=self.value)
 
 
 class ConfigError(Exception):

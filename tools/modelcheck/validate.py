@@ -25,6 +25,7 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from blueprint import diagnostics
 from blueprint.capacity import MIG_RESOURCE_PREFIX
 from blueprint.modelrepo.images import PYTHON_MODULES, declared_modules
 from blueprint.modelrepo.repo import (
@@ -73,8 +74,9 @@ class Finding:
             shown = self.path.resolve().relative_to(root.resolve())
         except ValueError:
             shown = self.path
-        where = f"{shown}:{self.line}" if self.line else str(shown)
-        return f"{where}: {self.field}: {self.message} (got {self.value!r}); fix: {self.fix}"
+        return diagnostics.render(
+            str(shown), self.line, self.field, self.message, value=self.value, fix=self.fix
+        )
 
 
 @dataclass(frozen=True)
