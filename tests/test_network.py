@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from ipaddress import IPv4Network
 
+import pulumi
 import pytest
 
 from blueprint.config import StackConfig
-from components.aws.network import plan_subnets
+from blueprint.network import plan_subnets
+from components.aws.network import AwsNetwork, AwsNetworkArgs
 from tools.preview.recorder import Plan
 
 
@@ -68,3 +70,13 @@ def test_providers_carry_the_cost_allocation_tags(plans: dict[str, Plan]) -> Non
         default_tags = json.loads(provider["inputs"]["defaultTags"])["tags"]
         assert {"environment", "cost-center", "team"} <= set(default_tags)
         assert default_tags["environment"] == plan.stack
+
+
+def test_the_component_reports_every_bad_input_at_once() -> None:
+    with pytest.raises(pulumi.InputPropertiesError) as info:
+        AwsNetwork(
+            "bad",
+            AwsNetworkArgs(cidr="10.0.0.0/20", zones=["a", "a"], flow_log_retention_days=0),
+        )
+    paths = [e["property_path"] for e in info.value.errors or []]
+    assert paths == ["cidr", "zones", "flow_log_retention_days"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import pulumi
 import pytest
 
 from blueprint.modelrepo.snapshot import snapshot
@@ -194,8 +195,29 @@ def test_unpinned_images_are_refused(image: str, message: str) -> None:
         replicas_min=1,
         replicas_max=2,
     )
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(pulumi.InputPropertiesError, match=message):
         validate_args(args)
+
+
+def test_every_bad_input_is_reported_at_once() -> None:
+    """pulumi-eks style: one InputPropertiesError naming each bad property."""
+    args = TritonServingArgs(
+        namespace="n",
+        image="nvcr.io/nvidia/tritonserver:latest",
+        models=[],
+        repository_uri="s3://b/p",
+        tenant="t",
+        replicas_min=3,
+        replicas_max=2,
+    )
+    with pytest.raises(pulumi.InputPropertiesError) as info:
+        validate_args(args, "prod-chat")
+    assert [e["property_path"] for e in info.value.errors or []] == [
+        "image",
+        "models",
+        "replicas_max",
+    ]
+    assert "prod-chat: 3 invalid inputs" in info.value.message
 
 
 def test_command_execs_triton_so_it_gets_sigterm() -> None:

@@ -44,6 +44,7 @@ from blueprint.capacity import (
     PoolSpec,
 )
 from blueprint.tags import POOL_LABEL
+from components._inputs import InputErrors
 from components.aws.eks import (
     GPU_AMI_TYPE,
     NODE_POLICIES,
@@ -218,6 +219,19 @@ class AwsGpuCapacity(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``opts.providers`` names the AWS provider and the cluster's Kubernetes provider."""
+        errors = InputErrors(TYPE, name)
+        burst_pools = sorted(p for p, spec in args.pools.items() if spec.burst > 0)
+        errors.check(
+            not burst_pools or args.karpenter_version is not None,
+            "karpenter_version",
+            f"pools {burst_pools} burst above their floor through Karpenter; pin its chart version",
+        )
+        for pool, spec in sorted(args.pools.items()):
+            errors.check(spec.cloud.value == "aws", f"pools.{pool}", "is not an AWS pool")
+            errors.check(
+                spec.floor <= spec.max_nodes, f"pools.{pool}", "its floor exceeds nodes.max"
+            )
+        errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._args = args
@@ -229,11 +243,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
         bursting = {pool: spec for pool, spec in args.pools.items() if spec.burst > 0}
         self.node_pools = {}
         self.interruption_queue_url = None
-        if bursting:
-            if args.karpenter_version is None:
-                raise ValueError(
-                    f"{name}: pools {sorted(bursting)} burst, but no Karpenter version"
-                )
+        if bursting and args.karpenter_version is not None:
             queue = self._create_interruption_queue()
             node_role = self._create_karpenter_node_role()
             release = self._install_karpenter(args.karpenter_version, queue)

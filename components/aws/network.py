@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+
+from blueprint.network import plan_subnets, subnet_problems
+from components._inputs import InputErrors
 
 TYPE = "llm-inference:aws:Network"
 
@@ -33,24 +35,6 @@ class AwsNetworkArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def plan_subnets(cidr: str, zones: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Private and public subnet ranges, one of each per zone, deterministic.
-
-    Private subnets take the first /19s (pods on EKS use VPC addresses, so they
-    need room); public subnets take /24s from the top of the range.
-    """
-    net = IPv4Network(cidr)
-    if net.prefixlen > 18:
-        raise ValueError(f"VPC range {cidr} is too small; use a /18 or larger")
-    private = list(net.subnets(new_prefix=19))
-    public = list(net.subnets(new_prefix=24))
-    if len(zones) > min(len(private) - 1, 8):
-        raise ValueError(f"VPC range {cidr} cannot hold subnets for {len(zones)} zones")
-    return [str(private[i]) for i in range(len(zones))], [
-        str(public[-(i + 1)]) for i in range(len(zones))
-    ]
-
-
 class AwsNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     """The VPC's ID."""
@@ -62,6 +46,13 @@ class AwsNetwork(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        errors = InputErrors(TYPE, name)
+        for problem in subnet_problems(args.cidr, args.zones):
+            errors.add("cidr", problem)
+        errors.check(bool(args.zones), "zones", "list at least one availability zone")
+        errors.check(len(set(args.zones)) == len(args.zones), "zones", "a zone is listed twice")
+        errors.check(args.flow_log_retention_days >= 1, "flow_log_retention_days", "must be >= 1")
+        errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._args = args

@@ -26,6 +26,7 @@ import pulumi_kubernetes as k8s
 
 from blueprint.monitoring.logformat import gateway_access_log
 from blueprint.triton import HTTP_PORT, READY_PATH
+from components._inputs import InputErrors
 
 TYPE = "llm-inference:k8s:TieredRouting"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -211,6 +212,19 @@ class TieredRouting(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TieredRoutingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        errors = InputErrors(TYPE, name)
+        errors.check(
+            args.default_class is None or args.default_class in args.classes,
+            "default_class",
+            f"{args.default_class!r} is not one of the classes ({', '.join(sorted(args.classes))})",
+        )
+        sagemaker = sorted(c for c, t in args.classes.items() if isinstance(t, SageMakerTarget))
+        errors.check(
+            not sagemaker or args.sigv4 is not None,
+            "sigv4",
+            f"classes {sagemaker} go to SageMaker endpoints, reached through the SigV4 proxy",
+        )
+        errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._args = args
@@ -347,9 +361,7 @@ class TieredRouting(pulumi.ComponentResource):
         a = self._args
         created: list[pulumi.Resource] = []
         opts = pulumi.ResourceOptions(parent=self, depends_on=after)
-        if any(isinstance(t, SageMakerTarget) for t in a.classes.values()):
-            if a.sigv4 is None:
-                raise ValueError("SageMaker targets need TieredRoutingArgs.sigv4 (the proxy)")
+        if any(isinstance(t, SageMakerTarget) for t in a.classes.values()) and a.sigv4:
             created += self._create_sigv4_proxy(a.sigv4, opts)
         namespaces = sorted(
             {t.namespace for t in a.classes.values() if isinstance(t, ServiceTarget)}

@@ -28,6 +28,7 @@ from blueprint import tags
 from blueprint.capacity import HOSTNAME_LABEL, ZONE_LABEL
 from blueprint.monitoring.autoscaling import HPA_QUEUE_METRIC
 from blueprint.triton import GRPC_PORT, HTTP_PORT, LIVE_PATH, METRICS_PORT, READY_PATH
+from components._inputs import InputErrors
 
 TYPE = "llm-inference:k8s:TritonServing"
 
@@ -86,18 +87,23 @@ class TritonServingArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-def validate_args(args: TritonServingArgs) -> None:
-    """Refuse what Kubernetes or Triton would refuse later, naming the field."""
+def validate_args(args: TritonServingArgs, name: str = "") -> None:
+    """Refuse what Kubernetes or Triton would refuse later, every field at once."""
+    errors = InputErrors(TYPE, name or args.k8s_name or "")
     tag = args.image.rsplit("/", 1)[-1]
-    if "@sha256:" not in args.image and (":" not in tag or tag.endswith(":latest")):
-        raise ValueError(f"image: {args.image!r} must be pinned to a tag or digest, not latest")
-    if not args.models:
-        raise ValueError("models: list at least one repository model")
-    if args.replicas_max < max(args.replicas_min, 1):
-        raise ValueError(
-            f"replicas_max ({args.replicas_max}) must be >= max(replicas_min, 1) "
-            f"({max(args.replicas_min, 1)})"
-        )
+    errors.check(
+        "@sha256:" in args.image or (":" in tag and not tag.endswith(":latest")),
+        "image",
+        f"{args.image!r} must be pinned to a tag or digest, not latest",
+    )
+    errors.check(bool(args.models), "models", "list at least one repository model")
+    errors.check(
+        args.replicas_max >= max(args.replicas_min, 1),
+        "replicas_max",
+        f"({args.replicas_max}) must be >= max(replicas_min, 1) ({max(args.replicas_min, 1)})",
+    )
+    errors.check(args.replicas_min >= 0, "replicas_min", f"({args.replicas_min}) must be >= 0")
+    errors.raise_if_any()
 
 
 def triton_command(args: TritonServingArgs, repository_uri: str) -> list[str]:
@@ -142,7 +148,7 @@ class TritonServing(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TritonServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        validate_args(args)
+        validate_args(args, name)
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._k8s_name = args.k8s_name or name

@@ -9,6 +9,7 @@ from itertools import combinations
 from blueprint.catalog import load_catalog
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules.base import rule
+from blueprint.network import subnet_problems
 from blueprint.schema import NAMESPACE, Cloud, Environment, NodeRange, StackConfig
 
 
@@ -89,6 +90,15 @@ def zones_in_region(cfg: StackConfig) -> Iterator[ConfigIssue]:
             )
         if cfg.gcp is not None and len(cfg.gcp.zones) < 2:
             yield ConfigIssue(("gcp", "zones"), "prod needs at least 2 zones", cfg.gcp.zones)
+
+
+@rule
+def vpc_holds_its_subnets(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """The AWS VPC range fits a private /19 and a public /24 per zone (blueprint.network)."""
+    if cfg.aws is None:
+        return
+    for problem in subnet_problems(str(cfg.aws.vpc_cidr), cfg.aws.availability_zones):
+        yield ConfigIssue(("aws", "vpcCidr"), problem, str(cfg.aws.vpc_cidr))
 
 
 @rule

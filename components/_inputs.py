@@ -1,0 +1,41 @@
+"""Input checks of the components: every bad input reported at once, with its property path.
+
+A component collects what it cannot build from its args and raises one
+``pulumi.InputPropertiesError`` listing all of them (what pulumi-eks does), so a
+user calling a component directly sees every mistake in one run, not the first
+``ValueError``. The stack config rules refuse the same mistakes earlier, with the
+stack file's line; these checks are the component's own contract.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+
+class InputErrors:
+    """Problems with one component's args, raised together by :meth:`raise_if_any`."""
+
+    def __init__(self, component_type: str, name: str) -> None:
+        self.component_type = component_type
+        self.name = name
+        self.errors: list[pulumi.InputPropertyErrorDetails] = []
+
+    def check(self, ok: bool, property_path: str, reason: str) -> None:
+        if not ok:
+            self.add(property_path, reason)
+
+    def add(self, property_path: str, reason: str) -> None:
+        self.errors.append(
+            pulumi.InputPropertyErrorDetails(property_path=property_path, reason=reason)
+        )
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        lines = [f"  {e['property_path']}: {e['reason']}" for e in self.errors]
+        n = len(self.errors)
+        raise pulumi.InputPropertiesError(
+            f"{self.component_type} {self.name}: {n} invalid input{'s' if n != 1 else ''}:\n"
+            + "\n".join(lines),
+            errors=list(self.errors),
+        )
