@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
-.PHONY: help venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
+.PHONY: help schema venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
 .PHONY: check-models local bench-batching rehearse
 
 help: ## list the targets
@@ -65,6 +65,9 @@ preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks oth
 
 cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta against that ref
 	$(PY) -m tools.cost $(if $(BASE),--base $(BASE),)
+
+schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack files) from blueprint/schema.py
+	$(PY) -m tools.schema
 
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden

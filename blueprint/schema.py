@@ -99,7 +99,10 @@ IamRoleArn = Annotated[
 Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an e-mail address")]
 Quantity = Annotated[
     str,
-    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    BeforeValidator(
+        lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v,
+        json_schema_input_type=str | int,
+    ),
     _matching(r"\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?", "a Kubernetes quantity such as 500m, 4 or 16Gi"),
 ]
 """A Kubernetes resource quantity such as ``500m``, ``4`` or ``16Gi``."""
@@ -152,27 +155,35 @@ class Fallback(StrEnum):
 
 
 class AwsSettings(Model):
-    region: AwsRegion
+    region: AwsRegion = Field(description="AWS region of the stack, such as us-east-1")
     availability_zones: list[str] = Field(
         min_length=1,
         max_length=6,
         description="zones by name, not looked up at run time (deterministic programs)",
     )
-    vpc_cidr: IPv4Network
-    nat_gateways: Literal["single", "per-zone"] = "single"
-    account_id: Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id")] | None = None
-    tags: dict[TagKey, str] = Field(default_factory=dict)
+    vpc_cidr: IPv4Network = Field(description="the VPC's IPv4 range, such as 10.10.0.0/16")
+    nat_gateways: Literal["single", "per-zone"] = Field(
+        default="single", description="one NAT gateway for the VPC, or one per zone"
+    )
+    account_id: Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id")] | None = Field(
+        default=None, description="12-digit account the provider refuses to deploy outside of"
+    )
+    tags: dict[TagKey, str] = Field(
+        default_factory=dict, description="extra tags on every AWS resource"
+    )
 
 
 class GcpSettings(Model):
     project: Annotated[
         str, _matching(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id such as acme-llm-prod")
-    ]
-    region: GcpRegion
-    zones: list[str] = Field(min_length=1, max_length=4)
-    network_cidr: IPv4Network
-    pods_cidr: IPv4Network
-    services_cidr: IPv4Network
+    ] = Field(description="GCP project id, such as acme-llm-prod")
+    region: GcpRegion = Field(description="GCP region of the stack, such as us-central1")
+    zones: list[str] = Field(
+        min_length=1, max_length=4, description="zones by name, inside the region"
+    )
+    network_cidr: IPv4Network = Field(description="the subnet's primary IPv4 range (nodes)")
+    pods_cidr: IPv4Network = Field(description="the subnet's secondary IPv4 range for pods")
+    services_cidr: IPv4Network = Field(description="the subnet's secondary IPv4 range for services")
     billing_account: (
         Annotated[
             str,
@@ -181,8 +192,12 @@ class GcpSettings(Model):
             ),
         ]
         | None
-    ) = None
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    ) = Field(
+        default=None, description="billing account XXXXXX-XXXXXX-XXXXXX the GCP budget is set on"
+    )
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="extra labels on every GCP resource"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -192,27 +207,36 @@ class GcpSettings(Model):
 class NodeRange(Model):
     """Node counts of a pool; ``max`` is the pool's ceiling."""
 
-    min: int = Field(ge=0, le=1000)
-    desired: int | None = Field(default=None, ge=0, le=1000)
-    max: int = Field(ge=0, le=1000)
+    min: int = Field(ge=0, le=1000, description="fewest nodes")
+    desired: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="starting nodes, between min and max (system pool; default: min)",
+    )
+    max: int = Field(ge=0, le=1000, description="most nodes: the pool's ceiling")
 
 
 class SystemPool(Model):
     """The on-demand CPU pool that runs the cluster's own services."""
 
-    instance_types: list[str] = Field(min_length=1)
-    nodes: NodeRange
+    instance_types: list[str] = Field(min_length=1, description="CPU instance or machine types")
+    nodes: NodeRange = Field(description="node counts {min, desired, max}")
 
 
 class ClusterConfig(Model):
-    cloud: Cloud
-    kubernetes_version: K8sVersion
+    cloud: Cloud = Field(description="aws (EKS) or gcp (GKE)")
+    kubernetes_version: K8sVersion = Field(
+        description="Kubernetes minor version, quoted, such as '1.33'"
+    )
     private_endpoint: bool = Field(default=True, description="API server reachable only inside")
-    authorized_networks: list[IPv4Network] = Field(default_factory=list)
+    authorized_networks: list[IPv4Network] = Field(
+        default_factory=list, description="CIDRs allowed to reach the API server"
+    )
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] | None = Field(
         default=None, description="GKE only"
     )
-    system_pool: SystemPool
+    system_pool: SystemPool = Field(description="the on-demand CPU pool of cluster services")
     gpu_operator_version: ChartVersion | None = Field(
         default=None,
         description="EKS only: NVIDIA GPU Operator Helm chart version; required with GPU pools "
@@ -240,17 +264,19 @@ class MigConfig(Model):
 
 
 class GpuPoolConfig(Model):
-    cluster: Name
-    tier: Tier
+    cluster: Name = Field(description="the cluster (clusters.*) the pool joins")
+    tier: Tier = Field(description="heavy, light or cpu: what the pool's nodes serve")
     instance_types: list[str] = Field(min_length=1, description="several for spot diversity")
-    nodes: NodeRange
+    nodes: NodeRange = Field(description="node counts {min, desired, max}; max is the ceiling")
     spot: bool = Field(default=False, description="burst on spot capacity")
     on_demand_floor: int = Field(default=0, ge=0, description="nodes always on on-demand capacity")
     fallback: Fallback = Field(
         default=Fallback.ON_DEMAND, description="what spot does when spot capacity runs out"
     )
-    mig: MigConfig | None = None
-    disk_gb: int = Field(default=200, ge=50, le=4000)
+    mig: MigConfig | None = Field(
+        default=None, description="split every GPU with MIG (heavy pools)"
+    )
+    disk_gb: int = Field(default=200, ge=50, le=4000, description="root disk per node, in GB")
     zones: list[str] | None = Field(default=None, description="defaults to all the cloud's zones")
 
 
@@ -259,38 +285,52 @@ class GpuPoolConfig(Model):
 
 
 class Toleration(Model):
-    key: str
-    operator: Literal["Exists", "Equal"] = "Exists"
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    key: str = Field(description="the taint's key, such as nvidia.com/gpu")
+    operator: Literal["Exists", "Equal"] = Field(
+        default="Exists", description="Exists, or Equal to match value"
+    )
+    value: str | None = Field(default=None, description="the taint's value (with Equal)")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="the taint effect tolerated (default: all)"
+    )
 
 
 class Resources(Model):
-    requests: dict[str, Quantity] = Field(default_factory=dict)
-    limits: dict[str, Quantity] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(
+        default_factory=dict, description="resource -> quantity, such as cpu: '4', memory: 16Gi"
+    )
+    limits: dict[str, Quantity] = Field(
+        default_factory=dict, description="resource -> quantity, such as nvidia.com/gpu: 1"
+    )
 
 
 class Replicas(Model):
-    min: int = Field(ge=0, le=500)
-    max: int = Field(ge=1, le=500)
+    min: int = Field(ge=0, le=500, description="fewest pods")
+    max: int = Field(ge=1, le=500, description="most pods the autoscaler runs")
 
 
 class ModelDeployment(Model):
     """A group of Triton models served together on one cluster."""
 
-    cluster: Name
+    cluster: Name = Field(description="the cluster (clusters.*) it runs on")
     repo_models: list[str] = Field(min_length=1, description="folders under model_repo/")
     variant: str | None = Field(default=None, description="configs/<variant>.pbtxt to serve")
     image: PinnedImage | None = Field(default=None, description="defaults to serving.tritonImage")
-    tenant: LabelValue
-    replicas: Replicas
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
-    resources: Resources
+    tenant: LabelValue = Field(description="the tenant it serves: its resources' tenant label")
+    replicas: Replicas = Field(description="pod counts {min, max}")
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="node labels the pods must land on"
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="taints of the GPU pools the pods may run on"
+    )
+    resources: Resources = Field(description="requests and limits of the Triton container")
 
 
 class ServingConfig(Model):
-    triton_image: PinnedImage
+    triton_image: PinnedImage = Field(
+        description="the Triton image, pinned: registry/repo:<version>[@sha256:<digest>]"
+    )
     model_repository_bucket: Name | None = Field(
         default=None, description="defaults to <stack>-model-repo"
     )
@@ -309,10 +349,10 @@ class ScheduledPeak(Model):
 
     start: Annotated[
         str, _matching(r"(cron|at|rate)\(.+\)", "a schedule such as cron(0 8 ? * MON-FRI *)")
-    ]
+    ] = Field(description="when the peak starts, such as cron(0 8 ? * MON-FRI *)")
     end: Annotated[
         str, _matching(r"(cron|at|rate)\(.+\)", "a schedule such as cron(0 18 ? * MON-FRI *)")
-    ]
+    ] = Field(description="when the peak ends, such as cron(0 18 ? * MON-FRI *)")
     provisioned_concurrency: int = Field(ge=1, description="warm instances during the peak")
     timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
 
@@ -335,8 +375,8 @@ class SageMakerServerlessSettings(Model):
 
 
 class ReplicaBounds(Model):
-    min: int = Field(ge=0, le=1000)
-    max: int = Field(ge=1, le=1000)
+    min: int = Field(ge=0, le=1000, description="fewest replicas (0 needs scaleToZero)")
+    max: int = Field(ge=1, le=1000, description="most replicas")
 
 
 class DriftMonitoring(Model):
@@ -353,18 +393,22 @@ class VertexSettings(Model):
     """A Vertex AI endpoint with one deployed model, private and CMEK-encrypted."""
 
     machine_type: str = Field(description="a CPU machine type of the catalog")
-    replicas: ReplicaBounds
+    replicas: ReplicaBounds = Field(description="replica counts {min, max}")
     scale_to_zero: bool = Field(
         default=False, description="allow replicas.min 0 (Vertex AI preview feature)"
     )
-    target_cpu_percent: int = Field(default=60, ge=10, le=95)
-    drift: DriftMonitoring | None = None
+    target_cpu_percent: int = Field(
+        default=60, ge=10, le=95, description="CPU use the autoscaler aims at"
+    )
+    drift: DriftMonitoring | None = Field(
+        default=None, description="input drift monitoring (none when absent)"
+    )
 
 
 class ExpectedTraffic(Model):
     """What a serverless endpoint is expected to serve; the cost estimate prices it."""
 
-    requests_per_month: int = Field(default=0, ge=0)
+    requests_per_month: int = Field(default=0, ge=0, description="requests served in a month")
     mean_duration_ms: float = Field(default=0, ge=0, description="billed compute time per request")
     mean_payload_kb: float = Field(default=0, ge=0, description="request plus response size")
 
@@ -372,15 +416,19 @@ class ExpectedTraffic(Model):
 class ServerlessEndpoint(Model):
     """A managed endpoint for a light CPU model: SageMaker Serverless or Vertex AI."""
 
-    cloud: Cloud
-    image: PinnedImage
+    cloud: Cloud = Field(description="aws (SageMaker Serverless) or gcp (Vertex AI)")
+    image: PinnedImage = Field(description="the serving image, pinned: registry/repo:<version>")
     repo_model: str = Field(description="the folder under model_repo/ this endpoint serves")
-    tenant: LabelValue
+    tenant: LabelValue = Field(description="the tenant it serves: its resources' tenant label")
     max_payload_mb: float = Field(default=1.0, gt=0, description="largest request body")
     timeout_seconds: int = Field(default=30, ge=1, description="longest inference allowed")
-    sagemaker: SageMakerServerlessSettings | None = None
-    vertex: VertexSettings | None = None
-    expected_traffic: ExpectedTraffic = Field(default_factory=ExpectedTraffic)
+    sagemaker: SageMakerServerlessSettings | None = Field(
+        default=None, description="settings when cloud is aws"
+    )
+    vertex: VertexSettings | None = Field(default=None, description="settings when cloud is gcp")
+    expected_traffic: ExpectedTraffic = Field(
+        default_factory=ExpectedTraffic, description="the traffic the cost estimate prices"
+    )
 
 
 class RouteTarget(Model):
@@ -392,7 +440,7 @@ class RoutingClass(Model):
     """A request class: requests tagged with it go to one target."""
 
     tier: Tier = Field(description="capacity the class needs: heavy, light or cpu")
-    target: RouteTarget
+    target: RouteTarget = Field(description="where the class goes: deployment or serverless")
 
 
 HeaderName = Annotated[
@@ -412,7 +460,7 @@ class DnsConfig(Model):
     zone: DomainName = Field(description="hosted zone the core stack creates")
     hostname: DomainName = Field(description="the API name clients use, inside the zone")
     health_check_path: Annotated[str, _matching(r"/\S*", "an absolute path such as /healthz")] = (
-        READY_PATH
+        Field(default=READY_PATH, description="the path DNS health checks probe")
     )
 
 
@@ -427,8 +475,10 @@ class RoutingConfig(Model):
         default=None, description="signs gateway calls to SageMaker endpoints"
     )
     tls_secret: Name = Field(default="llm-gateway-tls", description="the listener's certificate")
-    dns: DnsConfig | None = None
-    classes: dict[Name, RoutingClass] = Field(default_factory=dict)
+    dns: DnsConfig | None = Field(default=None, description="the API's public DNS name")
+    classes: dict[Name, RoutingClass] = Field(
+        default_factory=dict, description="request class name -> tier and target"
+    )
 
 
 class EdgeConfig(Model):
@@ -446,10 +496,16 @@ class EdgeConfig(Model):
 
 
 class MonitoringConfig(Model):
-    kube_prometheus_stack_version: ChartVersion
-    retention_days: int = Field(default=15, ge=1, le=400)
-    alert_emails: list[Email] = Field(default_factory=list)
-    runbook_base_url: Annotated[str, _matching(r"https://\S+", "an https:// URL")]
+    kube_prometheus_stack_version: ChartVersion = Field(
+        description="prometheus-community/kube-prometheus-stack chart version"
+    )
+    retention_days: int = Field(default=15, ge=1, le=400, description="Prometheus retention")
+    alert_emails: list[Email] = Field(
+        default_factory=list, description="where Alertmanager sends alerts"
+    )
+    runbook_base_url: Annotated[str, _matching(r"https://\S+", "an https:// URL")] = Field(
+        description="https:// base of the runbook links alerts carry"
+    )
     prometheus_adapter_version: ChartVersion = Field(
         default="5.3.0", description="prometheus-community/prometheus-adapter chart (HPA metric)"
     )
@@ -460,9 +516,11 @@ class MonitoringConfig(Model):
 
 
 class BudgetConfig(Model):
-    monthly_usd: float = Field(gt=0)
-    thresholds_percent: list[int] = Field(default=[50, 80, 100], min_length=1)
-    emails: list[Email] = Field(min_length=1)
+    monthly_usd: float = Field(gt=0, description="monthly budget in USD, split between clouds")
+    thresholds_percent: list[int] = Field(
+        default=[50, 80, 100], min_length=1, description="alert at these percents of the budget"
+    )
+    emails: list[Email] = Field(min_length=1, description="who the budget alerts go to")
 
 
 # ---------------------------------------------------------------------------
@@ -472,17 +530,39 @@ class BudgetConfig(Model):
 class StackConfig(Model):
     """Everything one stack (dev, staging, prod, edge) is configured with."""
 
-    environment: Environment
-    cost_center: LabelValue
-    team: LabelValue
-    aws: AwsSettings | None = None
-    gcp: GcpSettings | None = None
-    clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
-    gpu_pools: dict[Name, GpuPoolConfig] = Field(default_factory=dict)
-    serving: ServingConfig | None = None
-    models: dict[Name, ModelDeployment] = Field(default_factory=dict)
-    serverless: dict[Name, ServerlessEndpoint] = Field(default_factory=dict)
-    routing: RoutingConfig | None = None
-    edge: EdgeConfig | None = None
-    monitoring: MonitoringConfig | None = None
-    budget: BudgetConfig | None = None
+    environment: Environment = Field(description="dev, staging, prod or edge")
+    cost_center: LabelValue = Field(description="cost center tag and label on every resource")
+    team: LabelValue = Field(description="owning team tag and label on every resource")
+    aws: AwsSettings | None = Field(
+        default=None, description="AWS region, zones, VPC range, NAT layout, tags"
+    )
+    gcp: GcpSettings | None = Field(
+        default=None, description="GCP project, region, zones, subnet ranges, labels"
+    )
+    clusters: dict[Name, ClusterConfig] = Field(
+        default_factory=dict, description="cluster name -> Kubernetes cluster (EKS or GKE)"
+    )
+    gpu_pools: dict[Name, GpuPoolConfig] = Field(
+        default_factory=dict, description="pool name -> GPU (or CPU) node pool of a cluster"
+    )
+    serving: ServingConfig | None = Field(
+        default=None, description="the pinned Triton image and model repository bucket"
+    )
+    models: dict[Name, ModelDeployment] = Field(
+        default_factory=dict, description="deployment name -> Triton models served together"
+    )
+    serverless: dict[Name, ServerlessEndpoint] = Field(
+        default_factory=dict, description="endpoint name -> SageMaker Serverless or Vertex AI"
+    )
+    routing: RoutingConfig | None = Field(
+        default=None, description="entry cluster, routing header, request classes, DNS name"
+    )
+    edge: EdgeConfig | None = Field(
+        default=None, description="an edge stack's core stack and delegated request classes"
+    )
+    monitoring: MonitoringConfig | None = Field(
+        default=None, description="Prometheus stack versions, retention, alert e-mails, runbooks"
+    )
+    budget: BudgetConfig | None = Field(
+        default=None, description="monthly budget, alert thresholds and recipients"
+    )
