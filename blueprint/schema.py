@@ -70,6 +70,23 @@ Name = Annotated[
 ]
 """A logical name (pool, cluster, model, endpoint): it becomes part of cloud names."""
 
+ModelName = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}",
+        "a model folder name under model_repo/ (letters, digits, '_' and '-', at most 64)",
+    ),
+]
+"""A folder under ``model_repo/``: no path separators, nothing a filesystem refuses."""
+VariantName = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+        "a variant name, the stem of configs/<variant>.pbtxt (letters, digits, '_', '-', '.')",
+    ),
+]
+"""A model config variant: ``model_repo/<model>/configs/<variant>.pbtxt``."""
+
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 LabelKey = Annotated[
     str, _matching(r"[a-z][a-z0-9_-]{0,62}", "a GCP label key (a-z, 0-9, '_', '-'; 63 at most)")
@@ -313,8 +330,10 @@ class ModelDeployment(Model):
     """A group of Triton models served together on one cluster."""
 
     cluster: Name = Field(description="the cluster (clusters.*) it runs on")
-    repo_models: list[str] = Field(min_length=1, description="folders under model_repo/")
-    variant: str | None = Field(default=None, description="configs/<variant>.pbtxt to serve")
+    repo_models: list[ModelName] = Field(min_length=1, description="folders under model_repo/")
+    variant: VariantName | None = Field(
+        default=None, description="configs/<variant>.pbtxt to serve"
+    )
     image: PinnedImage | None = Field(default=None, description="defaults to serving.tritonImage")
     tenant: LabelValue = Field(description="the tenant it serves: its resources' tenant label")
     replicas: Replicas = Field(description="pod counts {min, max}")
@@ -418,7 +437,7 @@ class ServerlessEndpoint(Model):
 
     cloud: Cloud = Field(description="aws (SageMaker Serverless) or gcp (Vertex AI)")
     image: PinnedImage = Field(description="the serving image, pinned: registry/repo:<version>")
-    repo_model: str = Field(description="the folder under model_repo/ this endpoint serves")
+    repo_model: ModelName = Field(description="the folder under model_repo/ this endpoint serves")
     tenant: LabelValue = Field(description="the tenant it serves: its resources' tenant label")
     max_payload_mb: float = Field(default=1.0, gt=0, description="largest request body")
     timeout_seconds: int = Field(default=30, ge=1, description="longest inference allowed")

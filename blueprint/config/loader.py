@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
-from blueprint.config.rules import run_rules
+from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
 from blueprint.schema import NAMESPACE, StackConfig
 
@@ -115,22 +115,77 @@ def load_stack_file(path: Path) -> StackConfig:
 def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
     """Validate a whole ``config:`` mapping (full ``namespace:key`` keys).
 
-    Shape errors and cross-field rule violations are all collected; the first
-    ConfigError raised carries every one of them.
+    Every problem of the file comes in one round: shape errors, and the issues of
+    every cross-field rule that reads only sections whose shape is valid. Rules that
+    would read an invalid section are skipped (the note says which sections they
+    wait for). The ConfigError raised carries every issue found.
     """
     sections, issues = _split_namespaces(raw)
     config: StackConfig | None = None
+    view: StackConfig | PartialConfig | None
     try:
         config = StackConfig.model_validate(sections)
+        view = config
     except ValidationError as exc:
         issues.extend(_translate(exc, sections))
-    if config is not None:
-        issues.extend(run_rules(config))
+        view = PartialConfig.of(sections, exc)
+    skipped: dict[str, str] = {}
+    if view is not None:
+        found, skipped = run_rules(view)  # type: ignore[arg-type]
+        issues.extend(found)
     if issues:
-        note = None if config is not None else "checks across sections run once these are fixed"
+        waiting = sorted(set(skipped.values()))
+        note = None
+        if config is None and (view is None or waiting):
+            which = ", ".join(waiting) if waiting else "every section"
+            note = f"checks that read {which} run once those sections are fixed"
         raise ConfigError(source.name, issues, source.line_of, note)
-    assert config is not None
+    if config is None:  # no issue, yet no config: cannot happen, but never return None
+        raise ConfigError(source.name, [ConfigIssue((), "could not be validated")])
     return config
+
+
+class PartialConfig:
+    """A stack config whose valid sections can be read and whose invalid ones cannot.
+
+    Reading an invalid (or missing required) section raises
+    :class:`~blueprint.config.rules.SectionUnchecked`, so the rules that need it are
+    skipped while the others report their issues in the same run.
+    """
+
+    def __init__(self, config: StackConfig, invalid: frozenset[str]) -> None:
+        self._config = config
+        self._invalid = invalid
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._invalid:
+            raise SectionUnchecked(_ALIASES.get(name, name))
+        return getattr(self._config, name)
+
+    @classmethod
+    def of(cls, sections: Mapping[str, Any], exc: ValidationError) -> PartialConfig | None:
+        fields = {info.alias or name: name for name, info in StackConfig.model_fields.items()}
+        bad = {
+            fields[str(err["loc"][0])]
+            for err in exc.errors(include_url=False)
+            if err["loc"] and str(err["loc"][0]) in fields
+        }
+        kept = {k: v for k, v in sections.items() if k in fields and fields[k] not in bad}
+        stand_ins = {
+            alias: _STAND_IN[alias]
+            for alias, name in fields.items()
+            if name in bad and StackConfig.model_fields[name].is_required()
+        }
+        try:
+            config = StackConfig.model_validate({**kept, **stand_ins})
+        except ValidationError:
+            return None
+        return cls(config, frozenset(bad))
+
+
+# What a required section holds while it is invalid: never read (PartialConfig refuses).
+_STAND_IN: dict[str, Any] = {"environment": "dev", "costCenter": "unchecked", "team": "unchecked"}
+_ALIASES = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
 
 
 def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:

@@ -73,6 +73,11 @@ def model_names(repo: Path = MODEL_REPO) -> list[str]:
     return sorted(p.parent.name for p in repo.glob("*/config.pbtxt"))
 
 
+def variants(name: str, repo: Path = MODEL_REPO) -> list[str]:
+    """The config variants of a model: ``configs/<variant>.pbtxt`` stems, sorted."""
+    return sorted(p.stem for p in (repo / name / "configs").glob("*.pbtxt"))
+
+
 def is_batchable(config: mc.ModelConfig) -> bool:
     """Can Triton's dynamic batcher batch this model?"""
     decoupled = config.model_transaction_policy.decoupled

@@ -9,18 +9,38 @@ imported here.
 from __future__ import annotations
 
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import core, gpu, images, placement, routing, serverless
+from blueprint.config.rules import core, gpu, images, models, placement, routing, serverless
 from blueprint.config.rules.base import RULES, Rule, rule
 from blueprint.schema import StackConfig
 
-DOMAINS = (core, gpu, placement, serverless, routing, images)
+DOMAINS = (core, gpu, models, placement, serverless, routing, images)
 """The rule modules, one per domain."""
 
-__all__ = ["DOMAINS", "RULES", "Rule", "rule", "run_rules"]
+__all__ = ["DOMAINS", "RULES", "Rule", "SectionUnchecked", "rule", "run_rules"]
 
 
-def run_rules(config: StackConfig) -> list[ConfigIssue]:
+class SectionUnchecked(Exception):
+    """A rule read a section whose shape is invalid; its verdict would not mean anything."""
+
+    def __init__(self, section: str) -> None:
+        super().__init__(section)
+        self.section = section
+
+
+def run_rules(config: StackConfig) -> tuple[list[ConfigIssue], dict[str, str]]:
+    """Every rule's issues, and the rules skipped because they read an invalid section.
+
+    ``config`` may be a partial view (:class:`blueprint.config.loader.PartialConfig`)
+    that raises :class:`SectionUnchecked` when a rule reads a section that failed its
+    shape checks: that rule is skipped (its issues so far kept: they judged valid
+    sections), and every other rule still runs, so a file's mistakes come in one round.
+    """
     issues: list[ConfigIssue] = []
+    skipped: dict[str, str] = {}
     for check in RULES:
-        issues.extend(check(config))
-    return issues
+        try:
+            for issue in check(config):
+                issues.append(issue)
+        except SectionUnchecked as exc:
+            skipped[check.__name__] = exc.section
+    return issues, skipped
