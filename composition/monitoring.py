@@ -27,7 +27,7 @@ from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.catalog import METRICS_DIR
 from blueprint.monitoring.catalog import load_catalog as load_metric_catalog
 from blueprint.monitoring.facts import Facts
-from blueprint.monitoring.objectives import objectives_for
+from blueprint.monitoring.objectives import llm_objectives_for, objectives_for
 from blueprint.schema import Cloud, Fallback, StackConfig
 from components.aws.gpu_capacity import KARPENTER_NAMESPACE
 from components.k8s.handle import ClusterHandle
@@ -60,6 +60,7 @@ def cluster_facts(cfg: StackConfig, stack: str, cluster: str) -> Facts:
     }
     return Facts(
         objectives=objectives_for(deployments),
+        llm_objectives=llm_objectives_for(deployments),
         pool_on_demand_floors=floors,
         cluster_budget_monthly_usd=cluster_budget_usd(cfg, stack, cluster),
     )

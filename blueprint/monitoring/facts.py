@@ -17,7 +17,7 @@ from typing import Any
 
 from blueprint.capacity import TIER_GPUS
 from blueprint.catalog import load_catalog
-from blueprint.monitoring.objectives import Objective
+from blueprint.monitoring.objectives import LlmObjective, Objective
 
 GROUP = "llm-inference-facts"
 
@@ -28,6 +28,14 @@ FACT_SERIES = {
     "llm_inference:model_error_budget": "fraction of requests allowed to fail",
     "llm_inference:model_queue_budget_seconds": "queue time per request the model may spend",
     "llm_inference:model_max_pending_per_replica": "pending requests one replica may hold",
+    "llm_inference:llm_expected": "1 for every LLM deployment on this cluster (vLLM)",
+    "llm_inference:llm_ttft_budget_seconds": "an LLM variant's time-to-first-token p99 budget",
+    "llm_inference:llm_itl_budget_seconds": "an LLM variant's inter-token latency p99 budget",
+    "llm_inference:llm_ttft_budget_bucket": "1 on the TTFT histogram bucket (le) at the budget",
+    "llm_inference:llm_itl_budget_bucket": "1 on the ITL histogram bucket (le) at the budget",
+    "llm_inference:llm_latency_error_budget": "share of LLM requests allowed over a budget",
+    "llm_inference:llm_prefix_caching": "1 when the LLM variant caches shared prompt prefixes",
+    "llm_inference:llm_max_waiting_per_replica": "requests one engine may queue (max_num_seqs)",
     "llm_inference:pool_on_demand_floor": "on-demand nodes a spot pool keeps by design",
     "llm_inference:cluster_budget_monthly_usd": "this cluster's share of the stack's budget",
     "llm_inference:instance_price_usd_per_hour": "catalog price by instance and capacity type",
@@ -39,6 +47,7 @@ FACT_SERIES = {
 @dataclass(frozen=True, kw_only=True)
 class Facts:
     objectives: Sequence[Objective] = ()
+    llm_objectives: Sequence[LlmObjective] = ()
     pool_on_demand_floors: Mapping[str, int] = field(default_factory=dict)
     """Spot pools on this cluster that fall back to on-demand: pool -> on-demand floor."""
     cluster_budget_monthly_usd: float | None = None
@@ -110,6 +119,18 @@ def facts_group(facts: Facts, interval: str | None = None) -> dict[str, Any]:
             _record(
                 "llm_inference:model_max_pending_per_replica", o.max_pending_per_replica, **key
             ),
+        ]
+    for lo in facts.llm_objectives:
+        key = {"deployment": lo.deployment, "model_name": lo.model_name}
+        rules += [
+            _record("llm_inference:llm_expected", 1, **key),
+            _record("llm_inference:llm_ttft_budget_seconds", lo.ttft_budget_s, **key),
+            _record("llm_inference:llm_itl_budget_seconds", lo.itl_budget_s, **key),
+            _record("llm_inference:llm_ttft_budget_bucket", 1, **key, le=lo.ttft_le),
+            _record("llm_inference:llm_itl_budget_bucket", 1, **key, le=lo.itl_le),
+            _record("llm_inference:llm_latency_error_budget", lo.latency_error_budget, **key),
+            _record("llm_inference:llm_prefix_caching", int(lo.prefix_caching), **key),
+            _record("llm_inference:llm_max_waiting_per_replica", lo.max_waiting_per_replica, **key),
         ]
     for pool, floor in sorted(facts.pool_on_demand_floors.items()):
         rules.append(_record("llm_inference:pool_on_demand_floor", floor, pool=pool))

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from blueprint.modelrepo.llm import Slo, is_llm, load_llm
 from blueprint.modelrepo.repo import facts as model_facts
 from blueprint.paths import MODEL_REPO, MONITORING_DIR
 
@@ -118,10 +119,69 @@ def objective(
 def objectives_for(
     deployments: Mapping[str, tuple[list[str], str | None]], table: _Table | None = None
 ) -> list[Objective]:
-    """Objectives of every model of every deployment: ``{name: (repo_models, variant)}``."""
+    """Objectives of every Triton model of every deployment: ``{name: (repo_models, variant)}``.
+
+    LLMs (``llm.yaml``) are not Triton models: :func:`llm_objectives_for` covers them.
+    """
     table = table or load_table()
     return [
         objective(model, name, variant, table)
         for name, (models, variant) in sorted(deployments.items())
         for model in models
+        if not is_llm(model)
+    ]
+
+
+@dataclass(frozen=True)
+class LlmObjective:
+    """What one LLM deployment promises, from its variant in ``model_repo/<model>/llm.yaml``."""
+
+    deployment: str
+    model_name: str
+    """The served model name: the ``model_name`` label of every ``vllm:*`` series."""
+    ttft_budget_s: float
+    itl_budget_s: float
+    objective: float
+    """Share of requests that must meet each budget."""
+    prefix_caching: bool
+    max_waiting_per_replica: int
+    """Requests queued in one engine before it is short of replicas: its ``max_num_seqs``
+    (a whole batch waiting means another replica would serve them now)."""
+
+    @property
+    def latency_error_budget(self) -> float:
+        return round(1 - self.objective, 9)
+
+    @property
+    def ttft_le(self) -> str:
+        return Slo.le(self.ttft_budget_s * 1000)
+
+    @property
+    def itl_le(self) -> str:
+        return Slo.le(self.itl_budget_s * 1000)
+
+
+def llm_objective(model: str, deployment: str, variant: str | None) -> LlmObjective:
+    manifest = load_llm(model)
+    v = manifest.variant(variant)
+    return LlmObjective(
+        deployment=deployment,
+        model_name=manifest.served_model_name,
+        ttft_budget_s=v.slo.ttft_p99_ms / 1000,
+        itl_budget_s=v.slo.itl_p99_ms / 1000,
+        objective=v.slo.objective,
+        prefix_caching=v.engine.enable_prefix_caching,
+        max_waiting_per_replica=v.engine.max_num_seqs,
+    )
+
+
+def llm_objectives_for(
+    deployments: Mapping[str, tuple[list[str], str | None]],
+) -> list[LlmObjective]:
+    """Objectives of every LLM deployment: ``{name: (repo_models, variant)}``."""
+    return [
+        llm_objective(model, name, variant)
+        for name, (models, variant) in sorted(deployments.items())
+        for model in models
+        if is_llm(model)
     ]

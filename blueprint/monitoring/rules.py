@@ -31,6 +31,7 @@ DRILL_FOR: Mapping[str, str] = {
     "TritonDown": "10s",
     "TritonBackendFailures": "10s",
     "TritonModelLoadFailed": "20s",
+    "LlmEngineDown": "10s",
 }
 """``for`` of the alerts the local fault drill exercises, shortened so the drill takes
 seconds instead of minutes. Used only by ``tools.local`` with ``--drill``."""
