@@ -28,6 +28,13 @@ MODEL_REPOSITORIES: Final = "modelRepositories"
 model_repo/ that Triton pods and serverless endpoints load."""
 TRITON_SERVICES: Final = "tritonServices"
 """Map of model deployment -> the name of its Triton Service (namespace ``llm-serving``)."""
+LLM_SERVICES: Final = "llmServices"
+"""Map of LLM deployment -> {service, servedModelName, api}: vLLM's OpenAI-compatible
+server (namespace ``llm-serving``, port 8000, ``/v1/chat/completions``)."""
+PARKED_DEPLOYMENTS: Final = "parkedDeployments"
+"""Model deployments with ``replicas.min: 0``: no pods and no autoscaler (an HPA cannot
+scale from zero), so they serve nothing until replicas.min is raised or they are
+scaled by hand."""
 MODEL_PINS: Final = "modelPins"
 """Map of repo model -> {versions, digest}: what the stack serves, by content. The edge
 compares its own with the core's so both serve the same model versions."""

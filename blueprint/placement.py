@@ -279,6 +279,17 @@ def _resource_hint(key: str, spec: PoolSpec) -> str:
     return ""
 
 
+def device_memory_gb(placement: Placement) -> float | None:
+    """Memory of one device a pod gets there: its MIG slice's, or the whole GPU's."""
+    pool = placement.pool
+    if pool is None or pool.gpu is None or not placement.devices:
+        return None
+    profile = placement.mig_profile
+    if profile is not None and profile in pool.gpu.mig:
+        return float(pool.gpu.mig[profile].memory_gb)
+    return float(pool.gpu.memory_gb)
+
+
 def devices_per_node(spec: PoolSpec) -> int:
     """Devices (GPUs or MIG slices) one node of the pool's largest shape offers."""
     return max((sum(s.resources.values()) for s in spec.shapes), default=0)

@@ -31,6 +31,14 @@ from blueprint.triton import READY_PATH
 NAMESPACE = "llm-inference"
 """The Pulumi project name, and so the namespace of every config key."""
 
+SECRET_KEYS = {
+    "hubToken": "the model hub token the opt-in weights import uses for gated models; "
+    "set it with `pulumi config set --secret llm-inference:hubToken`",
+}
+"""Keys that hold secrets: never part of :class:`StackConfig` (which is plain data that
+tools print); the composition reads them with Pulumi's secret API, so they stay
+``[secret]`` in state and outputs."""
+
 
 class Model(BaseModel):
     """Base of every config model: frozen, camelCase keys, unknown keys refused."""
@@ -346,9 +354,48 @@ class ModelDeployment(Model):
     resources: Resources = Field(description="requests and limits of the Triton container")
 
 
+class HubImport(Model):
+    """The opt-in import of hub-hosted LLM weights into the model bucket.
+
+    A Kubernetes Job per weights revision downloads the pinned commit once and copies
+    it to ``llm-weights/hub/<repo>/<revision>/`` in the stack's bucket; pods then load
+    from the bucket and never reach the hub. Its token (gated models) comes only from
+    the stack secret ``llm-inference:hubToken`` (``pulumi config set --secret``),
+    through a Kubernetes Secret.
+    """
+
+    enabled: bool = Field(default=False, description="run the import jobs")
+    image: PinnedImage | None = Field(
+        default=None,
+        description="the image that downloads (needs huggingface_hub); defaults to "
+        "serving.vllmImage, which has it",
+    )
+
+
 class ServingConfig(Model):
-    triton_image: PinnedImage = Field(
-        description="the Triton image, pinned: registry/repo:<version>[@sha256:<digest>]"
+    triton_image: PinnedImage | None = Field(
+        default=None,
+        description="the Triton image, pinned: registry/repo:<version>[@sha256:<digest>]; "
+        "required when a deployment serves Triton models",
+    )
+    vllm_image: PinnedImage | None = Field(
+        default=None,
+        description="vLLM's OpenAI-compatible server image (vllm/vllm-openai:v0.32.x), "
+        "pinned; required when a deployment serves an LLM (model_repo/<model>/llm.yaml)",
+    )
+    aws_cli_image: PinnedImage | None = Field(
+        default=None,
+        description="copies LLM weights from S3 into an LLM pod at start (the AWS CLI), "
+        "pinned; required for LLM deployments on EKS",
+    )
+    gcloud_image: PinnedImage | None = Field(
+        default=None,
+        description="copies LLM weights from GCS into an LLM pod at start (the gcloud CLI), "
+        "pinned; required for LLM deployments on GKE",
+    )
+    hub_import: HubImport = Field(
+        default_factory=HubImport,
+        description="opt-in: import hub-hosted LLM weights into the bucket (never at pod start)",
     )
     model_repository_bucket: Name | None = Field(
         default=None, description="defaults to <stack>-model-repo"

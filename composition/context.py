@@ -19,6 +19,7 @@ from blueprint import tags
 from blueprint.config import ConfigError, StackConfig, stack_file, validate_config
 from blueprint.config.loader import StackSource
 from blueprint.paths import display_path
+from blueprint.schema import NAMESPACE, SECRET_KEYS
 
 T = TypeVar("T")
 
@@ -86,6 +87,14 @@ def load() -> StackContext:
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
     return StackContext.of(config, stack)
+
+
+def secret(key: str) -> pulumi.Output[str] | None:
+    """A stack secret (``blueprint.schema.SECRET_KEYS``), read with Pulumi's secret API so it
+    stays ``[secret]`` in state, plans and outputs; None when the stack does not set it."""
+    if key not in SECRET_KEYS:
+        raise KeyError(f"{key} is not one of the blueprint's secret keys ({sorted(SECRET_KEYS)})")
+    return pulumi.Config(NAMESPACE).get_secret(key)
 
 
 def required(value: T | None, key: str) -> T:

@@ -14,12 +14,11 @@ from blueprint import outputs as out
 from blueprint.capacity import PoolSpec, pool_specs
 from blueprint.modelrepo.pins import model_pins
 from components.k8s.handle import ClusterHandle
-from components.k8s.triton import TritonServing
 from composition.context import StackContext
 from composition.foundation import Foundation
 from composition.routing import Core, routing_export, served_models
 from composition.serverless import Serverless
-from composition.serving import ModelStores
+from composition.serving import ModelStores, Served
 
 
 def export(
@@ -28,7 +27,7 @@ def export(
     base: Foundation,
     clusters: Mapping[str, ClusterHandle],
     stores: ModelStores,
-    serving: Mapping[str, TritonServing],
+    serving: Served,
     serverless: Serverless,
     core: Core | None,
     dns: Mapping[str, Any],
@@ -53,7 +52,7 @@ def outputs(
     base: Foundation,
     clusters: Mapping[str, ClusterHandle],
     stores: ModelStores,
-    serving: Mapping[str, TritonServing],
+    serving: Served,
     serverless: Serverless,
     core: Core | None,
     dns: Mapping[str, Any],
@@ -93,8 +92,18 @@ def outputs(
         repositories["gcp"] = stores.gcp.repository_uri
     if repositories:
         result[out.MODEL_REPOSITORIES] = repositories
-    if serving:
-        result[out.TRITON_SERVICES] = {name: t.service_name for name, t in serving.items()}
+    if serving.triton:
+        result[out.TRITON_SERVICES] = {name: t.service_name for name, t in serving.triton.items()}
+    if serving.llm:
+        result[out.LLM_SERVICES] = {
+            name: {
+                "service": s.service_name,
+                "servedModelName": s.served_model_name,
+                "api": "openai",
+            }
+            for name, s in serving.llm.items()
+        }
+    result[out.PARKED_DEPLOYMENTS] = sorted(n for n, d in cfg.models.items() if d.replicas.min == 0)
     if base.aws is not None and cfg.aws is not None:
         result[out.AWS_REGION] = cfg.aws.region
         result[out.AWS_VPC_ID] = base.aws.network.vpc_id

@@ -26,7 +26,7 @@ def main() -> None:
     monitoring.build(ctx, handles, base)  # Prometheus, alerts with runbooks, dashboards
     budgets.build(ctx, base)  # budgets per cloud, split by estimated ceiling
     stores = serving.build_model_stores(ctx, base, handles)  # model_repo/ in S3 and GCS
-    served = serving.build_serving(ctx, handles, stores)  # Triton per model deployment
+    served = serving.build_serving(ctx, handles, stores)  # Triton or vLLM per deployment
     core = routing.core(ctx)  # the edge's core stack, checked against the edge
     endpoints = serverless.build(ctx, base, stores)  # SageMaker Serverless, Vertex AI
     gateway = routing.build(ctx, handles, endpoints, base, core)  # classes to tiers

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
 from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
-from blueprint.schema import NAMESPACE, StackConfig
+from blueprint.schema import NAMESPACE, SECRET_KEYS, StackConfig
 
 # Provider keys that would configure a second, ambient source of the same fact:
 # the blueprint builds explicit providers from its own keys.
@@ -202,6 +202,8 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
                     f"explicitly; set {NAMESPACE}:{_PROVIDER_KEYS[key]} instead and remove '{key}'",
                 )
             )
+        elif namespace == NAMESPACE and name in SECRET_KEYS:
+            continue  # read by the composition with Pulumi's secret API, never here
         elif namespace == NAMESPACE:
             sections[name] = _decode(value)
     return sections, issues

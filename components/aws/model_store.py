@@ -8,6 +8,10 @@ content-addressed prefix (``<prefix>/<snapshot digest>/<model>/...``, the weight
 version's ``weights.json`` lists included, so each model folder is complete), a
 read-only IAM policy, and one role per reader whose trust policy the caller gives
 (IRSA for a Triton service account: ``ClusterHandle.irsa_assume_role_policy``).
+
+LLM weights live under ``llm-weights/``: one read-only role per LLM deployment for
+exactly its weights' prefix, one write-only role per opt-in hub import for exactly
+the prefix it fills, and the objects of weights converted from a package.
 """
 
 from __future__ import annotations
@@ -25,6 +29,23 @@ TYPE = "llm-inference:aws:ModelStore"
 
 
 @dataclass(frozen=True, kw_only=True)
+class WeightsAccess:
+    """A role that reads (or writes) one LLM weights prefix, and who may assume it."""
+
+    trust: pulumi.Input[str]
+    """The role's trust policy (IRSA for the pod's service account)."""
+    prefix: str
+    """``llm-weights/...`` without a trailing slash."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsFile:
+    path: str
+    """Local file (a converted weights file under build/)."""
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AwsModelStoreArgs:
     bucket_name: str
     """Globally unique S3 bucket name (kept stable: the bucket is stateful)."""
@@ -39,6 +60,12 @@ class AwsModelStoreArgs:
     artifacts: Mapping[str, str] = field(default_factory=dict)
     """Extra objects: key -> local file (e.g. a SageMaker ``model.tar.gz``, whose key
     carries the model's content digest)."""
+    weights_readers: Mapping[str, WeightsAccess] = field(default_factory=dict)
+    """LLM deployment -> the weights prefix its pods copy at start."""
+    weights_writers: Mapping[str, WeightsAccess] = field(default_factory=dict)
+    """Hub import -> the weights prefix it fills (write only, no read, no delete)."""
+    weights_files: Mapping[str, WeightsFile] = field(default_factory=dict)
+    """Object key under ``llm-weights/`` -> a local file to publish."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -53,6 +80,12 @@ class AwsModelStore(pulumi.ComponentResource):
     """The read-only IAM policy (list and get under the prefix, decrypt with the key)."""
     reader_role_arns: dict[str, pulumi.Output[str]]
     """Reader name -> role ARN (annotate the service account with it for IRSA)."""
+    weights_objects: list[aws.s3.BucketObjectv2]
+    """Published weights files (package weights): what an LLM deployment waits for."""
+    weights_reader_role_arns: dict[str, pulumi.Output[str]]
+    """LLM deployment -> the role that reads its weights."""
+    weights_writer_role_arns: dict[str, pulumi.Output[str]]
+    """Hub import -> the role that writes its weights."""
     artifact_objects: dict[str, aws.s3.BucketObjectv2]
     """Extra object key -> its bucket object: what a consumer of the artifact (a
     SageMaker model) waits for with ``depends_on``."""
@@ -71,6 +104,15 @@ class AwsModelStore(pulumi.ComponentResource):
         objects = self._upload(bucket, key)
         policy = self._create_reader_policy(bucket, key)
         roles = {r: self._create_reader_role(r, trust, policy) for r, trust in args.readers.items()}
+        self.weights_objects = self._upload_weights(bucket, key)
+        self.weights_reader_role_arns = {
+            r: self._create_weights_role(r, access, bucket, key, write=False).arn
+            for r, access in sorted(args.weights_readers.items())
+        }
+        self.weights_writer_role_arns = {
+            w: self._create_weights_role(w, access, bucket, key, write=True).arn
+            for w, access in sorted(args.weights_writers.items())
+        }
 
         self.bucket_name = bucket.bucket
         self.kms_key_arn = key.arn
@@ -205,6 +247,51 @@ class AwsModelStore(pulumi.ComponentResource):
             objects.append(artifact)
         return objects
 
+    def _upload_weights(
+        self, bucket: aws.s3.Bucket, key: aws.kms.Key
+    ) -> list[aws.s3.BucketObjectv2]:
+        return [
+            aws.s3.BucketObjectv2(
+                f"{self._name}-{object_key}",
+                bucket=bucket.id,
+                key=object_key,
+                source=pulumi.FileAsset(f.path),
+                source_hash=f.sha256,
+                server_side_encryption="aws:kms",
+                kms_key_id=key.arn,
+                metadata={"sha256": f.sha256},
+                opts=self._child,
+            )
+            for object_key, f in sorted(self._args.weights_files.items())
+        ]
+
+    def _create_weights_role(
+        self,
+        who: str,
+        access: WeightsAccess,
+        bucket: aws.s3.Bucket,
+        key: aws.kms.Key,
+        *,
+        write: bool,
+    ) -> aws.iam.Role:
+        kind = "writer" if write else "reader"
+        role = aws.iam.Role(
+            f"{self._name}-weights-{kind}-{who}",
+            description=f"{who}: {'write' if write else 'read'} {access.prefix}/ only",
+            assume_role_policy=access.trust,
+            tags=dict(self._args.tags),
+            opts=self._child,
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-weights-{kind}-{who}",
+            role=role.id,
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+                lambda v: json.dumps(_weights_policy(v[0], v[1], access.prefix, write=write))
+            ),
+            opts=self._child,
+        )
+        return role
+
     def _create_reader_policy(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> aws.iam.Policy:
         prefix = self._args.prefix.strip("/")
         return aws.iam.Policy(
@@ -252,6 +339,55 @@ def _tls_only_policy(bucket_arn: str) -> str:
             ],
         }
     )
+
+
+def _weights_policy(
+    bucket_arn: str, key_arn: str, prefix: str, *, write: bool
+) -> dict[str, object]:
+    """List and read one weights prefix (a pod's copy), or write it (a hub import)."""
+    objects = f"{bucket_arn}/{prefix}/*"
+    if write:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WriteWeights",
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject"],
+                    "Resource": [objects],
+                },
+                {
+                    "Sid": "EncryptWeights",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": [key_arn],
+                },
+            ],
+        }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListWeights",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+            },
+            {
+                "Sid": "ReadWeights",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [objects],
+            },
+            {
+                "Sid": "DecryptWeights",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [key_arn],
+            },
+        ],
+    }
 
 
 def _reader_policy(bucket_arn: str, key_arn: str, prefix: str) -> dict[str, object]:

@@ -38,7 +38,13 @@ class GcpModelStoreArgs:
     """More repository roots: prefix -> snapshot (e.g. a Vertex AI endpoint's model,
     under a prefix that carries the model's content digest)."""
     reader_service_accounts: Sequence[str] = ()
-    """Kubernetes service accounts allowed to read, as ``<namespace>/<name>``."""
+    """Kubernetes service accounts allowed to read, as ``<namespace>/<name>`` (Triton
+    and LLM pods; the reader sees the whole bucket: models and LLM weights)."""
+    weights_writers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Hub import -> (``<namespace>/<name>`` of its Kubernetes service account, the
+    ``llm-weights/...`` prefix it may create objects under)."""
+    weights_files: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Object name under ``llm-weights/`` -> (local file, sha256) to publish."""
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -51,6 +57,10 @@ class GcpModelStore(pulumi.ComponentResource):
     """The customer-managed key that encrypts the objects."""
     reader_email: pulumi.Output[str]
     """Read-only Google service account; annotate Triton's KSA with it."""
+    weights_writer_emails: dict[str, pulumi.Output[str]]
+    """Hub import -> the Google service account that writes its prefix."""
+    weights_objects: list[gcp.storage.BucketObject]
+    """Published weights files (package weights)."""
     root_objects: dict[str, list[gcp.storage.BucketObject]]
     """Extra root prefix -> its bucket objects: what a consumer of that root (a Vertex
     AI model upload) waits for with ``depends_on``."""
@@ -68,6 +78,21 @@ class GcpModelStore(pulumi.ComponentResource):
         self.root_objects = {}
         objects = self._upload(bucket)
         reader = self._create_reader(bucket, key)
+        self.weights_objects = [
+            gcp.storage.BucketObject(
+                f"{self._name}-{obj}",
+                bucket=bucket.name,
+                name=obj,
+                source=pulumi.FileAsset(path),
+                metadata={"sha256": sha},
+                opts=self._child,
+            )
+            for obj, (path, sha) in sorted(args.weights_files.items())
+        ]
+        self.weights_writer_emails = {
+            w: self._create_writer(w, ksa, prefix, bucket).email
+            for w, (ksa, prefix) in sorted(args.weights_writers.items())
+        }
 
         self.bucket_name = bucket.name
         self.kms_key_id = key.id
@@ -163,6 +188,44 @@ class GcpModelStore(pulumi.ComponentResource):
             ]
             objects += self.root_objects[root]
         return objects
+
+    def _create_writer(
+        self, who: str, ksa: str, prefix: str, bucket: gcp.storage.Bucket
+    ) -> gcp.serviceaccount.Account:
+        """Create objects under one weights prefix only (no read, no delete); GCS's
+        service agent encrypts them with the bucket's key."""
+        a = self._args
+        writer = gcp.serviceaccount.Account(
+            f"{self._name}-weights-writer-{who}",
+            account_id=f"weights-import-{who}"[:30].rstrip("-"),
+            display_name=f"hub import {who}: write {prefix}/ only",
+            project=a.project,
+            opts=self._child,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-weights-writer-{who}",
+            bucket=bucket.name,
+            role="roles/storage.objectCreator",
+            member=writer.email.apply(lambda e: f"serviceAccount:{e}"),
+            condition={
+                "title": f"only {prefix}",
+                "expression": bucket.name.apply(
+                    lambda b: (
+                        f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}/")'
+                    )
+                ),
+            },
+            opts=self._child,
+        )
+        namespace, _, sa = ksa.partition("/")
+        gcp.serviceaccount.IAMMember(
+            f"{self._name}-weights-writer-wi-{who}",
+            service_account_id=writer.name,
+            role="roles/iam.workloadIdentityUser",
+            member=f"serviceAccount:{a.project}.svc.id.goog[{namespace}/{sa}]",
+            opts=self._child,
+        )
+        return writer
 
     def _create_reader(
         self, bucket: gcp.storage.Bucket, key: gcp.kms.CryptoKey

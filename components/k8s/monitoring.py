@@ -10,11 +10,13 @@ Creates, in the ``monitoring`` namespace of the cluster its provider points at:
   has its own Watchdog);
 - one ``PrometheusRule`` per rendered rule file (native custom resources, so policies
   and reviewers see every rule in the plan);
-- ``ServiceMonitor``s: Triton (selector :data:`TRITON_SELECTOR`, port ``metrics``),
+- ``ServiceMonitor``s: Triton (selector :data:`TRITON_SELECTOR`, port ``metrics``), the
+  LLM tier's vLLM servers (selector :data:`VLLM_SELECTOR`, port ``http``, ``/metrics``),
   Karpenter where the cluster runs it, and a DCGM exporter when asked (the GPU
   Operator scrapes its own);
 - prometheus-adapter (Helm, pinned) serving
-  :data:`blueprint.monitoring.autoscaling.HPA_QUEUE_METRIC` to HPAs;
+  :data:`blueprint.monitoring.autoscaling.HPA_QUEUE_METRIC` (Triton) and the LLM
+  engine's queue and KV-cache use to HPAs;
 - the CloudWatch exporter YACE (Helm, pinned) for SageMaker Serverless endpoints, with
   its IAM role (IRSA), when ``args.cloudwatch`` is given;
 - one ConfigMap per Grafana dashboard, labelled ``grafana_dashboard: "1"``.
@@ -42,6 +44,8 @@ RELEASE = "kps"
 kps-alertmanager, kps-grafana (the runbooks use these names)."""
 
 TRITON_SELECTOR: Mapping[str, str] = {"app.kubernetes.io/name": "triton"}
+VLLM_SELECTOR: Mapping[str, str] = {"app.kubernetes.io/name": "vllm"}
+"""Labels an LLM Service carries (components/k8s/llm.py); the job label becomes ``vllm``."""
 """Labels a Triton Service must carry to be scraped; it must name its metrics port
 ``metrics`` (Triton's 8002). The job label becomes ``triton``."""
 TRITON_POD_LABELS: Mapping[str, str] = {
@@ -163,13 +167,22 @@ def adapter_values(args: MonitoringArgs) -> dict[str, Any]:
 
 
 def triton_service_monitor_spec(interval: str = "15s") -> dict[str, Any]:
+    return _serving_monitor_spec(TRITON_SELECTOR, "metrics", interval)
+
+
+def vllm_service_monitor_spec(interval: str = "15s") -> dict[str, Any]:
+    """The LLM tier: job ``vllm`` (its Services' app.kubernetes.io/name), the API port."""
+    return _serving_monitor_spec(VLLM_SELECTOR, "http", interval)
+
+
+def _serving_monitor_spec(selector: Mapping[str, str], port: str, interval: str) -> dict[str, Any]:
     return {
         "jobLabel": "app.kubernetes.io/name",
         "namespaceSelector": {"any": True},
-        "selector": {"matchLabels": dict(TRITON_SELECTOR)},
+        "selector": {"matchLabels": dict(selector)},
         "endpoints": [
             {
-                "port": "metrics",
+                "port": port,
                 "path": "/metrics",
                 "interval": interval,
                 "relabelings": [
@@ -399,6 +412,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def _create_service_monitors(self, opts: pulumi.ResourceOptions) -> None:
         self._service_monitor("triton", triton_service_monitor_spec(), opts)
+        self._service_monitor("vllm", vllm_service_monitor_spec(), opts)
         if self._args.dcgm_namespace:
             self._service_monitor(
                 "dcgm-exporter", dcgm_service_monitor_spec(self._args.dcgm_namespace), opts

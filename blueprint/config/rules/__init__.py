@@ -9,11 +9,20 @@ imported here.
 from __future__ import annotations
 
 from blueprint.config.errors import ConfigIssue
-from blueprint.config.rules import core, gpu, images, models, placement, routing, serverless
+from blueprint.config.rules import (
+    core,
+    gpu,
+    images,
+    llm,
+    models,
+    placement,
+    routing,
+    serverless,
+)
 from blueprint.config.rules.base import RULES, Rule, rule
 from blueprint.schema import StackConfig
 
-DOMAINS = (core, gpu, models, placement, serverless, routing, images)
+DOMAINS = (core, gpu, models, llm, placement, serverless, routing, images)
 """The rule modules, one per domain."""
 
 __all__ = ["DOMAINS", "RULES", "Rule", "SectionUnchecked", "rule", "run_rules"]

@@ -161,5 +161,6 @@ def references_resolve(cfg: StackConfig) -> Iterator[ConfigIssue]:
     if cfg.models and cfg.serving is None:
         yield ConfigIssue(
             ("serving",),
-            "required when models are deployed: set tritonImage (an exactly pinned image)",
+            "required when models are deployed: set tritonImage (Triton models) or "
+            "vllmImage (LLMs), exactly pinned",
         )
