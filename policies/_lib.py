@@ -340,11 +340,26 @@ def is_triton(container: Any) -> bool:
     return any(arg.rsplit("/", 1)[-1] == "tritonserver" for arg in command_line(container))
 
 
-def is_triton_workload(resource_type: str, props: Mapping[str, Any]) -> bool:
+def is_vllm(container: Any) -> bool:
+    """vLLM's OpenAI-compatible server: the LLM tier's engine."""
+    image = str(get(container, "image", default=""))
+    if "vllm-openai" in image:
+        return True
+    return any("vllm.entrypoints" in arg for arg in command_line(container))
+
+
+def is_serving(container: Any) -> bool:
+    """An inference server of the blueprint: Triton, or vLLM for the LLM tier."""
+    return is_triton(container) or is_vllm(container)
+
+
+def is_serving_workload(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A workload that serves models: Triton or the LLM tier's vLLM (the serving
+    policies hold both to the same rules: probes, replicas, disruption budgets, labels)."""
     spec = pod_spec(resource_type, props)
     if spec is None:
         return False
-    return any(is_triton(c) for _, c in containers(spec, init=False))
+    return any(is_serving(c) for _, c in containers(spec, init=False))
 
 
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:

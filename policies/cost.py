@@ -19,7 +19,7 @@ from policies._lib import (
     NoConfig,
     PolicyConfig,
     get,
-    is_triton_workload,
+    is_serving_workload,
     items,
     mapping,
     message,
@@ -309,7 +309,7 @@ class ModelTenantConfig(PolicyConfig):
 def _model_tenant_labels(
     args: ResourceValidationArgs, report: ReportViolation, cfg: ModelTenantConfig
 ) -> None:
-    if is_triton_workload(args.resource_type, args.props):
+    if is_serving_workload(args.resource_type, args.props):
         labels = pod_labels(args.resource_type, args.props)
         prop = "spec.template.metadata.labels"
         if args.resource_type == "kubernetes:core/v1:Pod":

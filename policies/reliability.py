@@ -21,7 +21,7 @@ from policies._lib import (
     PolicyConfig,
     containers,
     get,
-    is_triton_workload,
+    is_serving_workload,
     items,
     mapping,
     message,
@@ -177,9 +177,9 @@ RESOURCE_REQUESTS_LIMITS = resource_policy(
 # Stack helpers for serving workloads
 
 
-def _triton_workloads(args: StackValidationArgs) -> Iterator[Any]:
+def _serving_workloads(args: StackValidationArgs) -> Iterator[Any]:
     for res in args.resources:
-        if res.resource_type in LONG_RUNNING and is_triton_workload(res.resource_type, res.props):
+        if res.resource_type in LONG_RUNNING and is_serving_workload(res.resource_type, res.props):
             yield res
 
 
@@ -193,7 +193,7 @@ def _same_place(a: Any, b: Any) -> bool:
 
 def _pdb_for_serving(args: StackValidationArgs, report: ReportViolation, _: NoConfig) -> None:
     pdbs = [r for r in args.resources if r.resource_type == PDB]
-    for workload in _triton_workloads(args):
+    for workload in _serving_workloads(args):
         labels = pod_labels(workload.resource_type, workload.props)
         mine = [
             p
@@ -261,7 +261,7 @@ def _min_replicas(
     args: StackValidationArgs, report: ReportViolation, cfg: MinReplicasConfig
 ) -> None:
     hpas = [r for r in args.resources if r.resource_type == HPA]
-    for workload in _triton_workloads(args):
+    for workload in _serving_workloads(args):
         wname = get(workload.props, "metadata", "name", default=workload.name)
         scaler = next(
             (
@@ -562,7 +562,7 @@ def _monitors(args: StackValidationArgs, workload: Any) -> bool:
 
 
 def _triton_monitored(args: StackValidationArgs, report: ReportViolation, _: NoConfig) -> None:
-    for workload in _triton_workloads(args):
+    for workload in _serving_workloads(args):
         if not _monitors(args, workload):
             report(
                 message(

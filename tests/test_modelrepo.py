@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from blueprint.config import StackConfig
+from blueprint.modelrepo.llm import is_llm, load_llm
 from blueprint.modelrepo.repo import latency_budgets, model_names, parse_config
 from tests.conftest import REPO
 from tools.modelcheck.validate import Target, iter_lines, validate
@@ -97,8 +99,12 @@ def test_check_models_exits_2_without_traceback(tmp_path: Path) -> None:
 
 def test_every_model_declares_its_latency_budget_once() -> None:
     budgets = latency_budgets()
-    assert set(budgets) == {"chat_llm", "prompt_guard", "text_embedding"}
+    assert set(budgets) == {"prompt_guard", "text_embedding"}
     assert all(b is not None and b > 0 for b in budgets.values())
+    # The LLM declares per-variant TTFT and ITL budgets in its manifest instead.
+    for variant in load_llm("chat_llm").variants.values():
+        assert variant.slo.ttft_p99_ms > 0
+        assert variant.slo.itl_p99_ms > 0
 
 
 def test_variants_are_whole_configs_of_the_same_model() -> None:
@@ -109,10 +115,19 @@ def test_variants_are_whole_configs_of_the_same_model() -> None:
             assert cfg.parameters["latency_budget_ms"].string_value, variant
 
 
-def test_stack_variants_exist() -> None:
-    wanted = {"h100-mig-3g.40gb", "h200", "l40s", "a100-mig-3g.20gb", "l4-distilled"}
-    have = {p.stem for p in (REPO / "model_repo" / "chat_llm" / "configs").glob("*.pbtxt")}
-    assert wanted <= have
+def test_stack_variants_exist(configs: dict[str, StackConfig]) -> None:
+    """Every variant a committed stack serves exists: a Triton config or an LLM variant."""
+    for stack, cfg in configs.items():
+        for name, dep in cfg.models.items():
+            for model in dep.repo_models:
+                if dep.variant is None:
+                    continue
+                if is_llm(model):
+                    assert dep.variant in load_llm(model).variants, (stack, name)
+                else:
+                    assert (
+                        REPO / "model_repo" / model / "configs" / f"{dep.variant}.pbtxt"
+                    ).is_file()
 
 
 def test_guard_head_matches_its_training_examples() -> None:

@@ -135,12 +135,19 @@ def test_facts_are_those_of_the_cluster(plan: Plan) -> None:
         if r["record"] == "llm_inference:model_latency_budget_seconds"
     }
     # core-aws serves chat-llm (h100 MIG variant), chat-llm-long (h200) and embed-guard;
-    # chat-llm-gcp runs on the other cluster.
+    # chat-llm-gcp runs on the other cluster. The LLMs have TTFT budgets instead.
     assert budgets == {
-        ("chat-llm", "chat_llm"): "vector(6)",
-        ("chat-llm-long", "chat_llm"): "vector(8)",
         ("embed-guard", "text_embedding"): "vector(0.25)",
         ("embed-guard", "prompt_guard"): "vector(0.2)",
+    }
+    ttft = {
+        (r["labels"]["deployment"], r["labels"]["model_name"]): r["expr"]
+        for r in rules
+        if r["record"] == "llm_inference:llm_ttft_budget_seconds"
+    }
+    assert ttft == {
+        ("chat-llm", "chat_llm"): "vector(1)",
+        ("chat-llm-long", "chat_llm"): "vector(0.5)",
     }
     floors = {r["labels"]["pool"]: r["expr"] for r in rules if r["record"].endswith("floor")}
     assert floors == {
@@ -156,7 +163,11 @@ def test_service_monitors(plan: Plan) -> None:
         r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in custom(plan, "ServiceMonitor")
     }
     # The GPU Operator scrapes its DCGM exporter itself; a second monitor would duplicate it.
-    assert set(monitors) == {"triton", "karpenter"}
+    assert set(monitors) == {"triton", "vllm", "karpenter"}
+    vllm = monitors["vllm"]
+    assert vllm["selector"]["matchLabels"] == {"app.kubernetes.io/name": "vllm"}
+    assert vllm["jobLabel"] == "app.kubernetes.io/name"  # job="vllm", as the LLM rules read
+    assert vllm["endpoints"][0]["port"] == "http"
     triton = monitors["triton"]
     assert triton["selector"]["matchLabels"] == {"app.kubernetes.io/name": "triton"}
     assert triton["namespaceSelector"] == {"any": True}
@@ -181,8 +192,16 @@ def test_prometheus_adapter_serves_the_hpa_metric(
     assert monitoring is not None
     assert adapter["version"] == monitoring.prometheus_adapter_version
     assert adapter["values"]["prometheus"]["url"] == "http://kps-prometheus.monitoring.svc"
-    (rule,) = adapter["values"]["rules"]["custom"]
-    assert rule["name"]["as"] == autoscaling.HPA_QUEUE_METRIC == "triton_queue_time_per_request_us"
+    rules = {r["name"]["as"]: r for r in adapter["values"]["rules"]["custom"]}
+    assert set(rules) == {
+        autoscaling.HPA_QUEUE_METRIC,
+        autoscaling.HPA_WAITING_METRIC,
+        autoscaling.HPA_KV_CACHE_METRIC,
+    }
+    # The LLM tier scales on the engine's own queue and KV cache, which vLLM exports.
+    waiting = rules[autoscaling.HPA_WAITING_METRIC]
+    assert waiting["seriesQuery"].startswith("vllm:num_requests_waiting{")
+    assert "vllm:kv_cache_usage_perc" in rules[autoscaling.HPA_KV_CACHE_METRIC]["metricsQuery"]
 
 
 def test_cloudwatch_exporter_fetches_what_the_rules_read(plan: Plan) -> None:

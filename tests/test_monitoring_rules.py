@@ -20,6 +20,7 @@ from blueprint.monitoring.catalog import (
 from blueprint.monitoring.facts import FACT_SERIES, Facts, facts_group
 from blueprint.monitoring.objectives import (
     latency_budget_ms,
+    llm_objectives_for,
     load_table,
     objective,
     objectives_for,
@@ -168,19 +169,34 @@ def test_recording_rules_use_the_level_metric_operation_names() -> None:
 
 def test_facts_carry_the_objectives_of_each_deployment() -> None:
     table = load_table()
-    objectives = objectives_for(
-        {"chat-llm": (["chat_llm"], "h100-mig-3g.40gb"), "embed-guard": (["text_embedding"], None)},
-        table,
+    deployments = {
+        "chat-llm": (["chat_llm"], "h100-mig-3g.40gb"),
+        "embed-guard": (["text_embedding"], None),
+    }
+    objectives = objectives_for(deployments, table)
+    group = facts_group(
+        Facts(
+            objectives=objectives,
+            llm_objectives=llm_objectives_for(deployments),
+            pool_on_demand_floors={"heavy-h100": 1},
+        )
     )
-    group = facts_group(Facts(objectives=objectives, pool_on_demand_floors={"heavy-h100": 1}))
     by = {
         (r["record"], tuple(sorted((r.get("labels") or {}).items()))): r["expr"]
         for r in group["rules"]
     }
-    chat = (("deployment", "chat-llm"), ("model", "chat_llm"))
-    assert by[("llm_inference:model_latency_budget_seconds", chat)] == "vector(6)"
-    assert by[("llm_inference:model_queue_budget_seconds", chat)] == "vector(1.5)"
-    assert by[("llm_inference:model_error_budget", chat)] == "vector(0.001)"
+    # The LLM's budgets come from its variant in llm.yaml (TTFT 1 s, ITL 75 ms there),
+    # keyed by vLLM's model_name label; the bucket facts carry the le the rules join on.
+    chat = (("deployment", "chat-llm"), ("model_name", "chat_llm"))
+    assert by[("llm_inference:llm_ttft_budget_seconds", chat)] == "vector(1)"
+    assert by[("llm_inference:llm_itl_budget_seconds", chat)] == "vector(0.075)"
+    ttft_le = tuple(sorted((*chat, ("le", "1.0"))))
+    itl_le = tuple(sorted((*chat, ("le", "0.075"))))
+    assert by[("llm_inference:llm_ttft_budget_bucket", ttft_le)] == "vector(1)"
+    assert by[("llm_inference:llm_itl_budget_bucket", itl_le)] == "vector(1)"
+    assert by[("llm_inference:llm_latency_error_budget", chat)] == "vector(0.01)"
+    assert by[("llm_inference:llm_max_waiting_per_replica", chat)] == "vector(64)"
+    assert ("llm_inference:model_latency_budget_seconds", chat) not in by
     assert by[("llm_inference:pool_on_demand_floor", (("pool", "heavy-h100"),))] == "vector(1)"
     embed = (("deployment", "embed-guard"), ("model", "text_embedding"))
     assert by[("llm_inference:model_latency_budget_seconds", embed)] == "vector(0.25)"

@@ -33,13 +33,14 @@ def edge(plans: dict[str, Plan]) -> Plan:
 
 
 def kube(plan: Plan, kind: str) -> list[dict[str, Any]]:
-    """Routing's own Kubernetes objects (Triton's serving objects are left out)."""
+    """Routing's own Kubernetes objects (the serving objects are left out)."""
     return [
         r
         for r in plan.resources
         if r["type"].startswith("kubernetes:")
         and r["type"].endswith(f":{kind}")
         and ":TritonServing::" not in (r["parent"] or "")
+        and ":LlmServing::" not in (r["parent"] or "")
         and ":ServingNamespace::" not in (r["parent"] or "")
     ]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -258,12 +259,24 @@ class LlmManifest(_Strict):
         return self.versions[self.variant(variant).version].weights
 
 
-class LlmManifestError(Exception):
-    """An llm.yaml that cannot be used: every problem as a diagnostic line."""
+@dataclass(frozen=True)
+class ManifestIssue:
+    line: int | None
+    key: str
+    message: str
+    value: Any = diagnostics.NO_VALUE
 
-    def __init__(self, path: Path, lines: list[str]) -> None:
-        self.path, self.lines = path, lines
-        super().__init__("\n".join(lines))
+
+class LlmManifestError(Exception):
+    """An llm.yaml that cannot be used: every problem, each with its line and key."""
+
+    def __init__(self, path: Path, issues: list[ManifestIssue]) -> None:
+        self.path, self.issues = path, issues
+        shown = diagnostics_path(path)
+        self.lines = [
+            diagnostics.render(shown, i.line, i.key, i.message, value=i.value) for i in issues
+        ]
+        super().__init__("\n".join(self.lines))
 
 
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -280,35 +293,44 @@ def is_llm(name: str, repo: Path = MODEL_REPO) -> bool:
 
 def read_manifest(path: Path) -> LlmManifest:
     """Parse and validate one ``llm.yaml``; :class:`LlmManifestError` names each problem."""
-    shown = diagnostics_path(path)
     try:
         text = path.read_text(encoding="utf-8")
         doc: Any = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
-        raise LlmManifestError(path, [f"{shown}: cannot read the manifest: {exc}"]) from None
+        raise LlmManifestError(
+            path, [ManifestIssue(None, "file", f"cannot read the manifest: {exc}")]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
         raise LlmManifestError(
-            path, [diagnostics.render(shown, line, "yaml", f"not valid YAML: {exc}")]
+            path, [ManifestIssue(line, "yaml", f"not valid YAML: {problem}")]
         ) from None
     try:
         manifest = LlmManifest.model_validate(doc)
     except ValidationError as exc:
-        lines = []
+        issues = []
         for err in exc.errors(include_url=False):
             key = ".".join(str(p) for p in err["loc"]) or "(manifest)"
             message = str(err["msg"]).removeprefix("Value error, ")
             value = err.get("input")
             if err["type"] == "missing" or isinstance(value, Mapping):
                 value = diagnostics.NO_VALUE  # nothing to show, or the whole section
-            line = _line_of(text, err["loc"])
-            lines.append(diagnostics.render(shown, line, key, message, value=value))
-        raise LlmManifestError(path, lines) from None
+            issues.append(ManifestIssue(_line_of(text, err["loc"]), key, message, value))
+        raise LlmManifestError(path, issues) from None
     bad = [v for v in manifest.variants if not _VARIANT_NAME.match(v)]
     if bad:
         raise LlmManifestError(
-            path, [diagnostics.render(shown, None, "variants", "bad variant names", value=bad)]
+            path,
+            [
+                ManifestIssue(
+                    _line_of(text, ("variants", bad[0])),
+                    "variants",
+                    "a variant name is letters, digits, '_', '-' and '.' (at most 64)",
+                    bad,
+                )
+            ],
         )
     return manifest
 

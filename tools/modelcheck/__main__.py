@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from blueprint.modelrepo.llm import llm_names, load_llm
 from blueprint.modelrepo.repo import latency_budgets, model_names
 from blueprint.paths import MODEL_REPO, STACK_DIR
 from tools.modelcheck.targets import stack_targets
@@ -50,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in names:
         print(f"  {name}: p99 latency budget {budgets[name]:g} ms")
+    for name in llm_names(args.repo):
+        manifest = load_llm(name, args.repo)
+        print(f"  {name} (LLM, vLLM): {len(manifest.variants)} variants, p99 budgets:")
+        for variant, v in sorted(manifest.variants.items()):
+            print(
+                f"    {variant}: TTFT {v.slo.ttft_p99_ms:g} ms, ITL {v.slo.itl_p99_ms:g} ms "
+                f"({v.device}, version {v.version})"
+            )
     return 0
 
 

@@ -27,7 +27,10 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from blueprint import diagnostics
 from blueprint.capacity import MIG_RESOURCE_PREFIX
+from blueprint.diagnostics import NO_VALUE
 from blueprint.modelrepo.images import PYTHON_MODULES, declared_modules
+from blueprint.modelrepo.llm import MANIFEST as LLM_MANIFEST
+from blueprint.modelrepo.llm import LlmManifestError, read_manifest
 from blueprint.modelrepo.repo import (
     LATENCY_BUDGET,
     MIN_GPU_MEMORY,
@@ -437,14 +440,45 @@ class _Checker:
 
     # -- one model folder ---------------------------------------------------
 
+    def llm(self, folder: Path) -> None:
+        """An LLM folder (llm.yaml, served by vLLM): its manifest, and nothing Triton's."""
+        path = folder / LLM_MANIFEST
+        try:
+            read_manifest(path)
+        except LlmManifestError as exc:
+            for issue in exc.issues:
+                self.add(
+                    path,
+                    issue.line or 0,
+                    issue.key,
+                    issue.message,
+                    issue.value if issue.value is not NO_VALUE else None,
+                    "see the manifest's fields in blueprint/modelrepo/llm.py",
+                )
+        extra = sorted(p.name for p in folder.iterdir() if p.name != LLM_MANIFEST)
+        if extra:
+            self.add(
+                folder,
+                0,
+                "files",
+                "an LLM folder holds llm.yaml only: weights come from the bucket (imported or "
+                "converted), engine arguments from the manifest",
+                extra,
+                "remove them, or make the folder a Triton model (config.pbtxt) without llm.yaml",
+            )
+
     def model(self, folder: Path) -> None:
+        if (folder / LLM_MANIFEST).is_file():
+            self.llm(folder)
+            return
         main = folder / "config.pbtxt"
         if not main.is_file():
             self.add(
                 folder,
                 0,
                 "config.pbtxt",
-                "a model folder needs config.pbtxt (strict model config: no auto-complete)",
+                "a model folder needs config.pbtxt (strict model config: no auto-complete), "
+                "or llm.yaml for an LLM served by vLLM",
                 sorted(p.name for p in folder.iterdir()),
                 "add config.pbtxt, or move the folder out of model_repo/",
             )
@@ -591,6 +625,11 @@ class _Checker:
         complete = True
         for model in target.models:
             folder = self.repo / model
+            if (folder / LLM_MANIFEST).is_file():
+                # An LLM: its variant and its fit to the GPU or MIG slice are config rules
+                # (blueprint/config/rules/llm.py), checked by every preview and pulumi up.
+                complete = False
+                continue
             if not (folder / "config.pbtxt").is_file():
                 self.add(
                     target.source,

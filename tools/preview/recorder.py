@@ -138,7 +138,7 @@ class RecordingMonitor(MockMonitor):
         if request.retainOnDelete:
             record["retainOnDelete"] = True
         if request.aliases:
-            record["aliases"] = sorted(a.urn or a.spec.name for a in request.aliases)
+            record["aliases"] = sorted(_alias(a) for a in request.aliases)
         self.records.append(record)
         return response
 
@@ -160,6 +160,27 @@ class RecordingMonitor(MockMonitor):
             }
         )
         return response
+
+
+def _alias(alias: Any) -> str:
+    """An alias as a reviewer reads it: its URN, or the parts of its spec that are set."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    parts = [
+        f"{field}={value}"
+        for field, value in (
+            ("type", spec.type),
+            ("name", spec.name),
+            ("parent", spec.parentUrn),
+            ("stack", spec.stack),
+            ("project", spec.project),
+        )
+        if value
+    ]
+    if spec.noParent:
+        parts.append("noParent")
+    return "alias(" + ", ".join(parts) + ")"
 
 
 def config_strings(raw: Mapping[str, Any]) -> dict[str, str]:

