@@ -219,3 +219,23 @@ def test_read_measurements_skips_files_without_the_keys(tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text("not json")
     found = read_measurements(tmp_path)
     assert found == [Measured("m", "L4-24GB", 250.0, "a.json")]
+
+
+def test_llm_start_up_is_priced_per_scale_out(configs: dict[str, StackConfig]) -> None:
+    """Each LLM deployment's start (weights copy, load, warm-up) costs its share of a node."""
+    from blueprint.cost.estimate import (  # noqa: PLC0415
+        ENGINE_WARMUP_S,
+        WEIGHTS_COPY_GBPS,
+        WEIGHTS_LOAD_GBPS,
+        estimate,
+    )
+    from blueprint.modelrepo.llm import load_llm  # noqa: PLC0415
+
+    est = estimate(configs["prod"], "prod")
+    starts = {s.name: s for s in est.startups}
+    assert set(starts) == {"chat-llm", "chat-llm-long", "chat-llm-gcp"}
+    size = load_llm("chat_llm").weights("h200").size_gb
+    want = size / WEIGHTS_COPY_GBPS + size / WEIGHTS_LOAD_GBPS + ENGINE_WARMUP_S
+    assert starts["chat-llm-long"].seconds == pytest.approx(want)
+    assert all(s.usd > 0 for s in starts.values())
+    assert not [s for s in est.startups if s.name == "embed-guard"]  # Triton: no weights copy

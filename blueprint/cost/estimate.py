@@ -37,6 +37,7 @@ from blueprint.cost.prices import (
     priciest,
     services,
 )
+from blueprint.modelrepo.llm import is_llm, load_llm
 from blueprint.placement import place
 from blueprint.schema import (
     Cloud,
@@ -70,6 +71,9 @@ ASSUMPTIONS = (
     "max concurrency busy around the clock",
     "Vertex AI endpoints: one node of the configured machine type at its Compute Engine "
     "price (a lower bound: Vertex prediction nodes cost more)",
+    "LLM start-up per new replica: the weights copied from the bucket at 1 GB/s and loaded "
+    "at 2 GB/s, then 60 s of engine warm-up (assumptions, not measured on a cloud), at the "
+    "replica's share of a burst node",
     "not priced: data transfer, NAT and load-balancer data processing, storage, logs, "
     "KMS keys, support plans, taxes, savings plans and committed-use discounts",
 )
@@ -112,12 +116,38 @@ class Share:
     detail: str
 
 
+@dataclass(frozen=True)
+class Startup:
+    """What starting one more replica of an LLM deployment costs before it serves."""
+
+    name: str
+    seconds: float
+    usd: float
+    detail: str
+
+
+WEIGHTS_COPY_GBPS = 1.0
+"""Assumed bucket-to-pod throughput of the weights copy (one `aws s3 cp` / `gcloud
+storage cp` in the bucket's region); not measured here, no cloud being reachable."""
+WEIGHTS_LOAD_GBPS = 2.0
+"""Assumed local disk to device throughput of the engine's weights load."""
+ENGINE_WARMUP_S = 60.0
+"""Assumed graph capture and compilation after the load (vLLM on this build machine's
+CPU took 35-65 s from start to /health on a 0.5 GB model)."""
+
+
+def llm_startup_seconds(size_gb: float) -> float:
+    """Seconds from pod start to serving for weights of ``size_gb``: copy, load, warm-up."""
+    return size_gb / WEIGHTS_COPY_GBPS + size_gb / WEIGHTS_LOAD_GBPS + ENGINE_WARMUP_S
+
+
 @dataclass
 class Estimate:
     stack: str
     lines: list[Line]
     shares: list[Share]
     unpriced: list[str] = field(default_factory=list)
+    startups: list[Startup] = field(default_factory=list)
 
     @property
     def floor(self) -> float:
@@ -416,6 +446,20 @@ def _model(cfg: StackConfig, name: str, deployment: ModelDeployment, out: Estima
         unit = f"{cpu:g} vCPU of a {primary}"
     floor = deployment.replicas.min * share * floor_node * HOURS_PER_MONTH
     ceiling = deployment.replicas.max * share * burst * HOURS_PER_MONTH
+    llm = next((m for m in deployment.repo_models if is_llm(m)), None)
+    if llm is not None:
+        size = load_llm(llm).weights(deployment.variant).size_gb
+        seconds = llm_startup_seconds(size)
+        out.startups.append(
+            Startup(
+                name,
+                seconds,
+                seconds / 3600 * share * burst,
+                f"{size:g} GB of weights: copy at {WEIGHTS_COPY_GBPS:g} GB/s, load at "
+                f"{WEIGHTS_LOAD_GBPS:g} GB/s, {ENGINE_WARMUP_S:g} s warm-up; {unit} at the "
+                "burst price",
+            )
+        )
     out.shares.append(
         Share(
             name,

@@ -37,6 +37,16 @@ def estimate_lines(est: Estimate, *, assumptions: bool = False) -> list[str]:
         out.append("")
         tenant_rows = [[t, usd(f), usd(c)] for t, (f, c) in est.by_tenant().items()]
         out += ["  " + r for r in table(["tenant", "floor", "ceiling"], tenant_rows)]
+    if est.startups:
+        out.append("")
+        start_rows = [
+            [s.name, f"{s.seconds:,.0f} s", f"${s.usd:,.2f}", s.detail]
+            for s in sorted(est.startups, key=lambda x: x.name)
+        ]
+        out += [
+            "  " + r
+            for r in table(["LLM deployment", "start-up", "cost per scale-out", "how"], start_rows)
+        ]
     for item in est.unpriced:
         out.append(f"  not priced: {item}")
     if assumptions:
