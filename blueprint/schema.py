@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 from pydantic.alias_generators import to_camel
@@ -49,11 +50,42 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         use_enum_values=False,
+        allow_inf_nan=False,
     )
 
 
 # ---------------------------------------------------------------------------
 # Value types
+
+Int = Annotated[int, Strict()]
+"""A whole number as YAML writes one: ``true`` or ``2.5`` is refused, not read as 1 or 2."""
+Float = Annotated[float, Strict()]
+"""A finite number (whole or not); ``true``, ``.inf`` and ``.nan`` are refused."""
+
+
+def _cidr_text(value: object) -> object:
+    # IPv4Network(True) is 0.0.0.1/32 and IPv4Network(167772160) 10.0.0.0/32: a CIDR is
+    # written as text.
+    if not isinstance(value, str):
+        raise PydanticCustomError("ip_v4_network", "must be an IPv4 network in CIDR form")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text, json_schema_input_type=str)]
+"""An IPv4 network written in CIDR form, such as ``10.0.0.0/16``."""
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise PydanticCustomError(
+            "unique", "lists {dupes} more than once; list each once", {"dupes": ", ".join(seen)}
+        )
+    return values
+
+
+UniqueNames = Annotated[list[str], AfterValidator(_unique)]
+"""A list of names (zones, instance types) in which each appears once."""
 
 
 def _matching(regex: str, what: str) -> AfterValidator:
@@ -181,12 +213,12 @@ class Fallback(StrEnum):
 
 class AwsSettings(Model):
     region: AwsRegion = Field(description="AWS region of the stack, such as us-east-1")
-    availability_zones: list[str] = Field(
+    availability_zones: UniqueNames = Field(
         min_length=1,
         max_length=6,
         description="zones by name, not looked up at run time (deterministic programs)",
     )
-    vpc_cidr: IPv4Network = Field(description="the VPC's IPv4 range, such as 10.10.0.0/16")
+    vpc_cidr: Cidr = Field(description="the VPC's IPv4 range, such as 10.10.0.0/16")
     nat_gateways: Literal["single", "per-zone"] = Field(
         default="single", description="one NAT gateway for the VPC, or one per zone"
     )
@@ -203,12 +235,12 @@ class GcpSettings(Model):
         str, _matching(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id such as acme-llm-prod")
     ] = Field(description="GCP project id, such as acme-llm-prod")
     region: GcpRegion = Field(description="GCP region of the stack, such as us-central1")
-    zones: list[str] = Field(
+    zones: UniqueNames = Field(
         min_length=1, max_length=4, description="zones by name, inside the region"
     )
-    network_cidr: IPv4Network = Field(description="the subnet's primary IPv4 range (nodes)")
-    pods_cidr: IPv4Network = Field(description="the subnet's secondary IPv4 range for pods")
-    services_cidr: IPv4Network = Field(description="the subnet's secondary IPv4 range for services")
+    network_cidr: Cidr = Field(description="the subnet's primary IPv4 range (nodes)")
+    pods_cidr: Cidr = Field(description="the subnet's secondary IPv4 range for pods")
+    services_cidr: Cidr = Field(description="the subnet's secondary IPv4 range for services")
     billing_account: (
         Annotated[
             str,
@@ -232,20 +264,20 @@ class GcpSettings(Model):
 class NodeRange(Model):
     """Node counts of a pool; ``max`` is the pool's ceiling."""
 
-    min: int = Field(ge=0, le=1000, description="fewest nodes")
-    desired: int | None = Field(
+    min: Int = Field(ge=0, le=1000, description="fewest nodes")
+    desired: Int | None = Field(
         default=None,
         ge=0,
         le=1000,
         description="starting nodes, between min and max (system pool; default: min)",
     )
-    max: int = Field(ge=0, le=1000, description="most nodes: the pool's ceiling")
+    max: Int = Field(ge=0, le=1000, description="most nodes: the pool's ceiling")
 
 
 class SystemPool(Model):
     """The on-demand CPU pool that runs the cluster's own services."""
 
-    instance_types: list[str] = Field(min_length=1, description="CPU instance or machine types")
+    instance_types: UniqueNames = Field(min_length=1, description="CPU instance or machine types")
     nodes: NodeRange = Field(description="node counts {min, desired, max}")
 
 
@@ -255,7 +287,7 @@ class ClusterConfig(Model):
         description="Kubernetes minor version, quoted, such as '1.33'"
     )
     private_endpoint: bool = Field(default=True, description="API server reachable only inside")
-    authorized_networks: list[IPv4Network] = Field(
+    authorized_networks: list[Cidr] = Field(
         default_factory=list, description="CIDRs allowed to reach the API server"
     )
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] | None = Field(
@@ -285,24 +317,24 @@ class MigConfig(Model):
     """A MIG layout for every GPU of a pool: one profile, or a mix by count per GPU."""
 
     profile: str | None = Field(default=None, description="all GPUs split into this profile")
-    mixed: dict[str, int] | None = Field(default=None, description="profile -> instances per GPU")
+    mixed: dict[str, Int] | None = Field(default=None, description="profile -> instances per GPU")
 
 
 class GpuPoolConfig(Model):
     cluster: Name = Field(description="the cluster (clusters.*) the pool joins")
     tier: Tier = Field(description="heavy, light or cpu: what the pool's nodes serve")
-    instance_types: list[str] = Field(min_length=1, description="several for spot diversity")
+    instance_types: UniqueNames = Field(min_length=1, description="several for spot diversity")
     nodes: NodeRange = Field(description="node counts {min, desired, max}; max is the ceiling")
     spot: bool = Field(default=False, description="burst on spot capacity")
-    on_demand_floor: int = Field(default=0, ge=0, description="nodes always on on-demand capacity")
+    on_demand_floor: Int = Field(default=0, ge=0, description="nodes always on on-demand capacity")
     fallback: Fallback = Field(
         default=Fallback.ON_DEMAND, description="what spot does when spot capacity runs out"
     )
     mig: MigConfig | None = Field(
         default=None, description="split every GPU with MIG (heavy pools)"
     )
-    disk_gb: int = Field(default=200, ge=50, le=4000, description="root disk per node, in GB")
-    zones: list[str] | None = Field(default=None, description="defaults to all the cloud's zones")
+    disk_gb: Int = Field(default=200, ge=50, le=4000, description="root disk per node, in GB")
+    zones: UniqueNames | None = Field(default=None, description="defaults to all the cloud's zones")
 
 
 # ---------------------------------------------------------------------------
@@ -330,8 +362,8 @@ class Resources(Model):
 
 
 class Replicas(Model):
-    min: int = Field(ge=0, le=500, description="fewest pods")
-    max: int = Field(ge=1, le=500, description="most pods the autoscaler runs")
+    min: Int = Field(ge=0, le=500, description="fewest pods")
+    max: Int = Field(ge=1, le=500, description="most pods the autoscaler runs")
 
 
 class ModelDeployment(Model):
@@ -419,40 +451,40 @@ class ScheduledPeak(Model):
     end: Annotated[
         str, _matching(r"(cron|at|rate)\(.+\)", "a schedule such as cron(0 18 ? * MON-FRI *)")
     ] = Field(description="when the peak ends, such as cron(0 18 ? * MON-FRI *)")
-    provisioned_concurrency: int = Field(ge=1, description="warm instances during the peak")
+    provisioned_concurrency: Int = Field(ge=1, description="warm instances during the peak")
     timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
 
 
 class SageMakerServerlessSettings(Model):
     """SageMaker Serverless Inference: CPU only; memory and concurrency are its only knobs."""
 
-    memory_mb: int = Field(description="1024-6144 in steps of 1024")
-    max_concurrency: int = Field(description="1-200 concurrent invocations")
-    provisioned_concurrency: int = Field(
+    memory_mb: Int = Field(description="1024-6144 in steps of 1024")
+    max_concurrency: Int = Field(description="1-200 concurrent invocations")
+    provisioned_concurrency: Int = Field(
         default=0, ge=0, description="warm instances kept against cold starts (0: none)"
     )
     peaks: dict[Name, ScheduledPeak] = Field(
         default_factory=dict, description="known peaks that raise provisioned concurrency"
     )
     vpc: bool = Field(default=False, description="SageMaker Serverless cannot run in a VPC")
-    cold_start_alarm_seconds: float = Field(
+    cold_start_alarm_seconds: Float = Field(
         default=10.0, gt=0, description="alarm when ModelSetupTime exceeds this"
     )
 
 
 class ReplicaBounds(Model):
-    min: int = Field(ge=0, le=1000, description="fewest replicas (0 needs scaleToZero)")
-    max: int = Field(ge=1, le=1000, description="most replicas")
+    min: Int = Field(ge=0, le=1000, description="fewest replicas (0 needs scaleToZero)")
+    max: Int = Field(ge=1, le=1000, description="most replicas")
 
 
 class DriftMonitoring(Model):
     """Vertex AI model monitoring for input (prediction) drift."""
 
-    features: dict[str, float] = Field(
+    features: dict[str, Float] = Field(
         min_length=1, description="input field -> drift threshold (distance, 0-1)"
     )
-    sample_rate: float = Field(default=0.5, gt=0, le=1, description="share of requests logged")
-    interval_hours: int = Field(default=1, ge=1, le=24, description="how often drift is computed")
+    sample_rate: Float = Field(default=0.5, gt=0, le=1, description="share of requests logged")
+    interval_hours: Int = Field(default=1, ge=1, le=24, description="how often drift is computed")
 
 
 class VertexSettings(Model):
@@ -463,7 +495,7 @@ class VertexSettings(Model):
     scale_to_zero: bool = Field(
         default=False, description="allow replicas.min 0 (Vertex AI preview feature)"
     )
-    target_cpu_percent: int = Field(
+    target_cpu_percent: Int = Field(
         default=60, ge=10, le=95, description="CPU use the autoscaler aims at"
     )
     drift: DriftMonitoring | None = Field(
@@ -474,9 +506,9 @@ class VertexSettings(Model):
 class ExpectedTraffic(Model):
     """What a serverless endpoint is expected to serve; the cost estimate prices it."""
 
-    requests_per_month: int = Field(default=0, ge=0, description="requests served in a month")
-    mean_duration_ms: float = Field(default=0, ge=0, description="billed compute time per request")
-    mean_payload_kb: float = Field(default=0, ge=0, description="request plus response size")
+    requests_per_month: Int = Field(default=0, ge=0, description="requests served in a month")
+    mean_duration_ms: Float = Field(default=0, ge=0, description="billed compute time per request")
+    mean_payload_kb: Float = Field(default=0, ge=0, description="request plus response size")
 
 
 class ServerlessEndpoint(Model):
@@ -486,8 +518,8 @@ class ServerlessEndpoint(Model):
     image: PinnedImage = Field(description="the serving image, pinned: registry/repo:<version>")
     repo_model: ModelName = Field(description="the folder under model_repo/ this endpoint serves")
     tenant: LabelValue = Field(description="the tenant it serves: its resources' tenant label")
-    max_payload_mb: float = Field(default=1.0, gt=0, description="largest request body")
-    timeout_seconds: int = Field(default=30, ge=1, description="longest inference allowed")
+    max_payload_mb: Float = Field(default=1.0, gt=0, description="largest request body")
+    timeout_seconds: Int = Field(default=30, ge=1, description="longest inference allowed")
     sagemaker: SageMakerServerlessSettings | None = Field(
         default=None, description="settings when cloud is aws"
     )
@@ -565,7 +597,7 @@ class MonitoringConfig(Model):
     kube_prometheus_stack_version: ChartVersion = Field(
         description="prometheus-community/kube-prometheus-stack chart version"
     )
-    retention_days: int = Field(default=15, ge=1, le=400, description="Prometheus retention")
+    retention_days: Int = Field(default=15, ge=1, le=400, description="Prometheus retention")
     alert_emails: list[Email] = Field(
         default_factory=list, description="where Alertmanager sends alerts"
     )
@@ -582,7 +614,7 @@ class MonitoringConfig(Model):
 
 
 class BudgetConfig(Model):
-    monthly_usd: float = Field(gt=0, description="monthly budget in USD, split between clouds")
+    monthly_usd: Float = Field(gt=0, description="monthly budget in USD, split between clouds")
     thresholds_percent: list[int] = Field(
         default=[50, 80, 100], min_length=1, description="alert at these percents of the budget"
     )

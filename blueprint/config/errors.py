@@ -34,7 +34,9 @@ class ConfigIssue:
         """The dotted key as a user types it for ``pulumi config set --path``."""
         if self.full_key is not None:
             return self.full_key
-        out = f"{NAMESPACE}:{self.path[0]}" if self.path else NAMESPACE
+        if not self.path:
+            return "file"  # the file itself: its bytes, its YAML, its top-level shape
+        out = f"{NAMESPACE}:{self.path[0]}"
         for part in self.path[1:]:
             out += f"[{part}]" if isinstance(part, int) else f".{part}"
         return out

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from blueprint.config import yamlsafe
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
 from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
@@ -83,22 +84,21 @@ def _child(node: yaml.MappingNode, key: str) -> yaml.Node | None:
 
 
 def read_stack_file(path: Path) -> tuple[dict[str, Any], StackSource]:
-    """Read a stack file's ``config:`` mapping; a YAML error becomes a ConfigError."""
+    """Read a stack file's ``config:`` mapping; unreadable, non-UTF-8, malformed or
+    unbounded YAML becomes a ConfigError naming the file and line."""
     name = display_path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             name, [ConfigIssue((), f"cannot read the stack file: {exc.strerror}")]
         ) from None
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        issue = ConfigIssue((), f"not valid YAML: {problem}")
-        raise ConfigError(name, [issue], lambda _p: line) from None
+        text = yamlsafe.decode(data)
+        doc = yamlsafe.load(text)
+    except yamlsafe.YamlRefused as exc:
+        line = exc.line
+        raise ConfigError(name, [ConfigIssue((), exc.message)], lambda _p: line) from None
     source = StackSource(name, text)
     if doc is None:
         doc = {}
@@ -192,6 +192,8 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
     sections: dict[str, Any] = {}
     issues: list[ConfigIssue] = []
     for key, value in raw.items():
+        if ":" not in str(key):
+            key = f"{NAMESPACE}:{key}"  # noqa: PLW2901 (Pulumi reads a bare key so too)
         namespace, _, name = str(key).partition(":")
         if key in _PROVIDER_KEYS:
             issues.append(
@@ -202,11 +204,25 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
                     f"explicitly; set {NAMESPACE}:{_PROVIDER_KEYS[key]} instead and remove '{key}'",
                 )
             )
+        elif namespace != NAMESPACE and _looks_like(namespace, NAMESPACE):
+            issues.append(
+                ConfigIssue(
+                    (),
+                    full_key=str(key),
+                    message=f"unknown namespace '{namespace}'; did you mean {NAMESPACE}? "
+                    f"(the whole key would be ignored: {NAMESPACE}:{name})",
+                )
+            )
         elif namespace == NAMESPACE and name in SECRET_KEYS:
             continue  # read by the composition with Pulumi's secret API, never here
         elif namespace == NAMESPACE:
             sections[name] = _decode(value)
     return sections, issues
+
+
+def _looks_like(namespace: str, wanted: str) -> bool:
+    """A misspelt namespace: its section would be ignored without a word otherwise."""
+    return difflib.SequenceMatcher(None, namespace, wanted).ratio() >= 0.8
 
 
 def _decode(value: Any) -> Any:
@@ -256,6 +272,7 @@ _FRIENDLY = {
     "int_from_float": "must be a whole number",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a finite number (not .inf or .nan)",
 }
 
 

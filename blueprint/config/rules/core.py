@@ -10,6 +10,7 @@ from blueprint.catalog import load_catalog
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules.base import rule
 from blueprint.network import subnet_problems
+from blueprint.placement import quantity
 from blueprint.schema import NAMESPACE, Cloud, Environment, NodeRange, StackConfig
 
 
@@ -39,6 +40,21 @@ def node_ranges(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 f"must be <= max ({dep.replicas.max})",
                 dep.replicas.min,
             )
+
+
+@rule
+def requests_within_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """Kubernetes refuses a container whose request exceeds its limit."""
+    for name, dep in cfg.models.items():
+        for key, request in sorted(dep.resources.requests.items()):
+            limit = dep.resources.limits.get(key)
+            if limit is not None and quantity(request) > quantity(limit):
+                yield ConfigIssue(
+                    ("models", name, "resources", "requests", key),
+                    f"is more than its limit ({limit}); Kubernetes refuses such a container: "
+                    "lower the request or raise the limit",
+                    request,
+                )
 
 
 _CLOUD_KEYS = {
