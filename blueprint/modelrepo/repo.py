@@ -17,6 +17,7 @@ model and that other parts of the blueprint need are declared once in the model'
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,16 @@ class ConfigParseError(Exception):
 def parse_config(path: Path) -> mc.ModelConfig:
     """Parse one config.pbtxt with Triton's ModelConfig schema."""
     config = mc.ModelConfig()
+    data = path.read_bytes()
     try:
-        text_format.Parse(path.read_text(encoding="utf-8"), config)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigParseError(
+            path, line, 0, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    try:
+        text_format.Parse(text, config)
     except text_format.ParseError as exc:
         line = exc.GetLine() or 0
         column = exc.GetColumn() or 0
@@ -65,7 +74,7 @@ def latency_budget_ms(config: mc.ModelConfig) -> float | None:
         value = float(raw) if raw is not None else None
     except ValueError:
         return None
-    return value if value is not None and value > 0 else None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
 
 
 def model_names(repo: Path = MODEL_REPO) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,7 @@ from blueprint.modelrepo.repo import (
     ConfigParseError,
     gpu_reason,
     is_batchable,
+    latency_budget_ms,
     parameter,
     parse_config,
 )
@@ -158,7 +160,7 @@ class _Checker:
             )
             return None
         self.configs[path] = config
-        lines = _Lines(path.read_text(encoding="utf-8"))
+        lines = _Lines(path.read_text(encoding="utf-8", errors="replace"))
         if config.name != folder.name:
             self.add(
                 path,
@@ -225,7 +227,7 @@ class _Checker:
             self.add(path, 1, f"parameters.{LATENCY_BUDGET}", "is missing", None, fix)
             return
         try:
-            ok = float(raw) > 0
+            ok = math.isfinite(float(raw)) and float(raw) > 0
         except ValueError:
             ok = False
         if not ok:
@@ -233,7 +235,7 @@ class _Checker:
                 path,
                 line,
                 f"parameters.{LATENCY_BUDGET}",
-                "must be a positive number of milliseconds",
+                "must be a positive, finite number of milliseconds",
                 raw,
                 fix,
             )
@@ -333,11 +335,7 @@ class _Checker:
                 list(db.preferred_batch_size),
                 "list each size once",
             )
-        raw_budget = parameter(cfg, LATENCY_BUDGET)
-        try:
-            budget_ms = float(raw_budget) if raw_budget is not None else None
-        except ValueError:
-            budget_ms = None
+        budget_ms = latency_budget_ms(cfg)  # None unless positive and finite (reported above)
         delay = int(db.max_queue_delay_microseconds)
         if budget_ms is not None and budget_ms > 0:
             limit_us = int(budget_ms * 1000 * QUEUE_DELAY_SHARE)
@@ -568,7 +566,9 @@ class _Checker:
                 where = "; ".join(f"{m} ({imported[m]})" for m in missing)
                 self.add(
                     path,
-                    _Lines(path.read_text(encoding="utf-8")).parameter(PYTHON_MODULES),
+                    _Lines(path.read_text(encoding="utf-8", errors="replace")).parameter(
+                        PYTHON_MODULES
+                    ),
                     f"parameters.{PYTHON_MODULES}",
                     f"does not list what the code imports at module level: {where}",
                     raw,
@@ -582,14 +582,14 @@ class _Checker:
             local = {p.stem for p in version.glob("*.py")}
             for source in sorted(version.glob("*.py")):
                 try:
-                    tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
-                except SyntaxError as exc:
+                    tree = ast.parse(source.read_bytes(), str(source))
+                except (SyntaxError, ValueError) as exc:
                     self.add(
                         source,
-                        exc.lineno or 0,
+                        getattr(exc, "lineno", None) or 0,
                         "python",
                         "does not parse",
-                        exc.msg,
+                        getattr(exc, "msg", str(exc)),
                         "fix the syntax error",
                     )
                     continue
@@ -677,7 +677,7 @@ class _Checker:
             )
 
     def _fits(self, t: Target, model: str, path: Path, cfg: mc.ModelConfig) -> None:
-        lines = _Lines(path.read_text(encoding="utf-8"))
+        lines = _Lines(path.read_text(encoding="utf-8", errors="replace"))
         where = f"deployed by {t.key} ({_short(t.source)})"
         needs_gpu = gpu_reason(cfg) is not None
         if needs_gpu and t.devices == 0:
@@ -769,10 +769,10 @@ class _Checker:
             engine = folder / str(version) / "model.json"
             if engine.is_file():
                 try:
-                    doc = json.loads(engine.read_text())
-                except ValueError:
-                    continue
-                most = max(most, int(doc.get("tensor_parallel_size", 1)))
+                    doc = json.loads(engine.read_text(encoding="utf-8"))
+                    most = max(most, int(doc.get("tensor_parallel_size", 1)))
+                except (ValueError, TypeError, AttributeError):
+                    continue  # a malformed model.json: the engine itself would refuse it
         return most
 
 
@@ -829,7 +829,7 @@ def _short(path: Path) -> str:
 
 
 def _line_text(path: Path, line: int) -> str:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
