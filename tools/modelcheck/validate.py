@@ -411,6 +411,36 @@ class _Checker:
                         f"give every {section} a distinct name",
                     )
                 seen.add(tensor.name)
+                here = lines.find("name", occurrence=i, after=lines.find(section))
+                if not tensor.name:
+                    self.add(
+                        path,
+                        lines.find(section),
+                        f"{section}[{i}].name",
+                        "is empty: Triton refuses a tensor without a name",
+                        tensor.name,
+                        f'name the {section}, e.g. name: "TEXT"',
+                    )
+                if tensor.data_type == mc.DataType.TYPE_INVALID:
+                    self.add(
+                        path,
+                        lines.find("data_type", after=here) or here,
+                        f"{section}[{i}].data_type",
+                        "is TYPE_INVALID (or missing): Triton refuses it",
+                        "TYPE_INVALID",
+                        "give the tensor's type, e.g. TYPE_FP32 or TYPE_STRING",
+                    )
+                bad_dims = [d for d in tensor.dims if d == 0 or d < -1]
+                if bad_dims:
+                    self.add(
+                        path,
+                        lines.find("dims", after=here) or here,
+                        f"{section}[{i}].dims",
+                        "holds a size Triton refuses: each dimension is >= 1, or -1 for a "
+                        "variable one",
+                        list(tensor.dims),
+                        "use a positive size or -1",
+                    )
                 if not tensor.dims and not tensor.HasField("reshape"):
                     self.add(
                         path,
@@ -422,6 +452,24 @@ class _Checker:
                     )
 
     def _versions_named(self, folder: Path, path: Path, cfg: mc.ModelConfig, lines: _Lines) -> None:
+        if cfg.version_policy.HasField("latest") and cfg.version_policy.latest.num_versions < 1:
+            self.add(
+                path,
+                lines.find("version_policy"),
+                "version_policy.latest.num_versions",
+                "must be >= 1: Triton refuses a policy that serves no version",
+                int(cfg.version_policy.latest.num_versions),
+                "serve at least one version (num_versions: 1)",
+            )
+        if cfg.platform == "ensemble" and not cfg.ensemble_scheduling.step:
+            self.add(
+                path,
+                lines.find("platform"),
+                "ensemble_scheduling.step",
+                "an ensemble without steps runs nothing; Triton refuses it",
+                [],
+                "list the ensemble's steps (ensemble_scheduling { step [ ... ] })",
+            )
         if not cfg.version_policy.HasField("specific"):
             return
         have = {int(v.name) for v in _version_dirs(folder)}
