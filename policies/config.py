@@ -108,9 +108,9 @@ def load(path: Path = CONFIG_FILE) -> dict[str, dict[str, PolicySetting]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        why = getattr(exc, "problem", None) or str(exc)
         raise PolicyConfigError(
-            source, [diagnostics.render(source, line, "yaml", f"not valid YAML: {problem}")]
+            source, [diagnostics.render(source, line, "yaml", f"not valid YAML: {why}")]
         ) from None
     lines = _Lines(text)
     problems: list[str] = []
