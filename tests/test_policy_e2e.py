@@ -155,3 +155,6 @@ def test_make_preview_passes_a_committed_stack_and_prints_cost_and_verdicts(tmp_
     assert "monthly cost: floor $" in result.stdout
     assert "policies (dev): " in result.stdout
     assert "0 mandatory violations" in result.stdout
+    final = result.stdout.splitlines()[-1]
+    assert final.startswith("1 stack: "), final
+    assert ", 0 mandatory violations, " in final

@@ -39,6 +39,10 @@ class Plan:
     project: str
     resources: list[dict[str, Any]]
     outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: list[tuple[str, ...]] = field(default_factory=list)
+    """Paths into ``outputs`` of the values the program marked secret (``Output.secret``).
+
+    Kept for display only: the plan file's format stays as documented."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -215,13 +219,36 @@ def record_program(
         monitor.mocks, project=NAMESPACE, stack=stack, preview=False, monitor=monitor
     )
     exported: dict[str, Any] = {}
+    raw_outputs: dict[str, Any] = {}
 
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
         root = settings.get_root_resource()
         outputs = getattr(root, "outputs", {})
+        raw_outputs.update(outputs)
         pulumi.Output.from_input(outputs).apply(lambda resolved: exported.update(resolved or {}))
 
     _sync_await(run_pulumi_func(run))
     resources = sorted(monitor.records, key=lambda r: r["urn"])
-    return Plan(stack=stack, project=NAMESPACE, resources=resources, outputs=jsonable(exported))
+    return Plan(
+        stack=stack,
+        project=NAMESPACE,
+        resources=resources,
+        outputs=jsonable(exported),
+        secret_outputs=secret_paths(raw_outputs),
+    )
+
+
+def secret_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Where ``value`` (stack outputs as exported) holds an ``Output`` marked secret.
+
+    Called once the program has finished, when every output is resolved, so asking
+    an output whether it is secret does not wait on anything.
+    """
+    if isinstance(value, pulumi.Output):
+        return [path] if _sync_await(value.is_secret()) else []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in secret_paths(v, (*path, str(k)))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in secret_paths(v, (*path, str(i)))]
+    return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,8 @@ import pulumi
 from blueprint.config import ConfigError, ConfigIssue, read_stack_file, stack_file, validate_config
 from blueprint.paths import STACK_DIR, display_path
 from blueprint.schema import StackConfig
-from tools.preview.recorder import PROGRAM, Plan, record_program
+from tools.preview.mocks import BlueprintMocks
+from tools.preview.recorder import PROGRAM, Plan, RecordingMonitor, record_program
 
 
 @dataclass
@@ -28,6 +29,13 @@ def core_of(config: StackConfig) -> str | None:
     return config.edge.core_stack.rsplit("/", 1)[-1] if config.edge else None
 
 
+StartHook = Callable[[str, bool, Callable[[], int]], None]
+"""Called just before a stack's program runs: ``(stack, asked_for, registered_so_far)``.
+
+``asked_for`` is false for a core stack previewed only for its outputs;
+``registered_so_far()`` counts the resources the program has registered (progress)."""
+
+
 def preview_stacks(
     stacks: Sequence[str], stack_dir: Path = STACK_DIR, program: Path = PROGRAM
 ) -> list[StackResult]:
@@ -35,7 +43,23 @@ def preview_stacks(
 
     A stack whose configuration is invalid is reported and skipped: nothing of it
     is recorded. A stack an edge stack refers to but that was not asked for is
-    previewed for its outputs and left out of the results.
+    previewed for its outputs and left out of the results. Results come in the
+    order of ``stacks``.
+    """
+    results = {r.stack: r for r in iter_preview(stacks, stack_dir, program)}
+    return [results[s] for s in stacks]
+
+
+def iter_preview(
+    stacks: Sequence[str],
+    stack_dir: Path = STACK_DIR,
+    program: Path = PROGRAM,
+    on_start: StartHook | None = None,
+) -> Iterator[StackResult]:
+    """Like :func:`preview_stacks`, but each result as soon as its stack is done.
+
+    Results come in the order the stacks run (a core before the edge that reads
+    it), so a caller can report each stack while the next one is being recorded.
     """
     loaded: dict[str, tuple[dict[str, Any], StackConfig | None, ConfigError | None]] = {}
 
@@ -52,30 +76,51 @@ def preview_stacks(
         load(stack)
     order = _order(stacks, loaded, load, stack_dir)
 
+    asked = set(stacks)
     outputs: dict[str, dict[str, Any]] = {}
-    results: dict[str, StackResult] = {}
     for stack in order:
-        raw, config, error = loaded[stack]
-        if config is None:
-            results[stack] = StackResult(stack, None, None, error)
-            continue
-        core = core_of(config)
-        if core is not None and core not in outputs:
-            results[stack] = StackResult(stack, None, config, _missing_core(stack, core, stack_dir))
-            continue
-        try:
-            plan = record_program(stack, raw, outputs, program=program)
-        except pulumi.RunError as exc:
-            # A check the program makes against other stacks' outputs (the edge
-            # against its core): reported like a configuration error, no traceback.
-            path = display_path(stack_file(stack, stack_dir))
-            results[stack] = StackResult(
-                stack, None, config, ConfigError(path, [ConfigIssue((), str(exc))])
-            )
-            continue
-        outputs[stack] = plan.outputs
-        results[stack] = StackResult(stack, plan, config)
-    return [results[s] for s in stacks]
+        result = _preview_one(
+            stack,
+            loaded=loaded[stack],
+            outputs=outputs,
+            stack_dir=stack_dir,
+            program=program,
+            on_start=on_start,
+            asked=asked,
+        )
+        if result.plan is not None:
+            outputs[stack] = result.plan.outputs
+        if stack in asked:
+            yield result
+
+
+def _preview_one(
+    stack: str,
+    *,
+    loaded: tuple[dict[str, Any], StackConfig | None, ConfigError | None],
+    outputs: dict[str, dict[str, Any]],
+    stack_dir: Path,
+    program: Path,
+    on_start: StartHook | None,
+    asked: set[str],
+) -> StackResult:
+    raw, config, error = loaded
+    if config is None:
+        return StackResult(stack, None, None, error)
+    core = core_of(config)
+    if core is not None and core not in outputs:
+        return StackResult(stack, None, config, _missing_core(stack, core, stack_dir))
+    monitor = RecordingMonitor(BlueprintMocks(outputs))
+    if on_start is not None:
+        on_start(stack, stack in asked, lambda: len(monitor.records))
+    try:
+        plan = record_program(stack, raw, outputs, program=program, monitor=monitor)
+    except pulumi.RunError as exc:
+        # A check the program makes against other stacks' outputs (the edge
+        # against its core): reported like a configuration error, no traceback.
+        path = display_path(stack_file(stack, stack_dir))
+        return StackResult(stack, None, config, ConfigError(path, [ConfigIssue((), str(exc))]))
+    return StackResult(stack, plan, config)
 
 
 def _order(
