@@ -17,6 +17,7 @@ import pytest
 
 from blueprint.config import ConfigError, StackConfig, stack_file, validate_config
 from blueprint.config.loader import StackSource
+from blueprint.schema import SECRET_KEYS
 from tests.conftest import STACKS, set_path, stack_document, unset_path
 from tools import schema as export
 
@@ -160,7 +161,7 @@ def test_every_section_and_property_is_described() -> None:
     sections = schema["properties"]["config"]["properties"]
     assert set(sections) == {
         f"llm-inference:{field.alias or name}" for name, field in StackConfig.model_fields.items()
-    }
+    } | {f"llm-inference:{key}" for key in SECRET_KEYS}
     undescribed = [
         f"{where}/properties/{name}"
         for where, obj in _objects(schema)

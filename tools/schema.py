@@ -27,7 +27,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from blueprint.paths import STACK_DIR, display_path
-from blueprint.schema import NAMESPACE, StackConfig
+from blueprint.schema import NAMESPACE, SECRET_KEYS, StackConfig
 
 SCHEMA_FILE = STACK_DIR / "schema.json"
 """Next to the stack files, which name it by a relative path."""
@@ -57,6 +57,19 @@ def stack_file_schema() -> dict[str, Any]:
     )
     defs = model.pop("$defs", {})
     sections = {f"{NAMESPACE}:{name}": prop for name, prop in model["properties"].items()}
+    for key, what in sorted(SECRET_KEYS.items()):
+        sections[f"{NAMESPACE}:{key}"] = {
+            "description": f"secret: {what}",
+            "type": "object",
+            "properties": {
+                "secure": {
+                    "type": "string",
+                    "description": "the ciphertext `pulumi config set --secret` writes",
+                }
+            },
+            "required": ["secure"],
+            "additionalProperties": False,
+        }
     config = {
         "type": "object",
         "description": (

@@ -215,9 +215,23 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
             )
         elif namespace == NAMESPACE and name in SECRET_KEYS:
             continue  # read by the composition with Pulumi's secret API, never here
+        elif namespace == NAMESPACE and is_secure(value):
+            issues.append(
+                ConfigIssue(
+                    (name,),
+                    f"is encrypted (pulumi config set --secret), but it is not one of the "
+                    f"blueprint's secrets ({', '.join(sorted(SECRET_KEYS))}), which the program "
+                    "reads with Pulumi's secret API; set it without --secret",
+                )
+            )
         elif namespace == NAMESPACE:
             sections[name] = _decode(value)
     return sections, issues
+
+
+def is_secure(value: Any) -> bool:
+    """A value ``pulumi config set --secret`` wrote in a stack file: ``{secure: <ciphertext>}``."""
+    return isinstance(value, Mapping) and set(value) == {"secure"}
 
 
 def _looks_like(namespace: str, wanted: str) -> bool:

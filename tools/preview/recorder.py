@@ -25,6 +25,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from blueprint.config import NAMESPACE
+from blueprint.config.loader import is_secure
 from blueprint.paths import STACK_DIR
 from tools.preview.mocks import BlueprintMocks
 
@@ -64,8 +65,15 @@ class Plan:
         return [r for r in self.resources if r["type"] == type_]
 
 
+SECRET = "[secret]"  # noqa: S105 (the mask, not a secret)
+"""What a plan shows in place of a secret value: plans are reviewed, printed and kept."""
+
+
 def jsonable(value: Any) -> Any:
-    """Inputs as plain JSON: resource references become their URN, sets sorted lists."""
+    """Inputs as plain JSON: resource references become their URN, sets sorted lists,
+    secrets ``[secret]`` (never their value)."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -187,11 +195,19 @@ def _alias(alias: Any) -> str:
     return "alias(" + ", ".join(parts) + ")"
 
 
+def offline_placeholder(key: str) -> str:
+    """What the offline preview hands the program for an encrypted value: it never decrypts."""
+    return f"offline-placeholder-for-{key.rsplit(':', 1)[-1]}"
+
+
 def config_strings(raw: Mapping[str, Any]) -> dict[str, str]:
-    """Stack-file values as Pulumi hands them to programs: strings, JSON for structures."""
+    """Stack-file values as Pulumi hands them to programs: strings, JSON for structures;
+    an encrypted value becomes a placeholder (:func:`offline_placeholder`)."""
     out = {}
     for key, value in raw.items():
-        if isinstance(value, dict | list):
+        if is_secure(value):
+            out[key] = offline_placeholder(key)
+        elif isinstance(value, dict | list):
             out[key] = json.dumps(value)
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
@@ -214,7 +230,10 @@ def record_program(
     if monitor is None:
         monitor = RecordingMonitor(BlueprintMocks(stack_outputs))
     settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(config_strings(raw_config))
+    pulumi.runtime.set_all_config(
+        config_strings(raw_config),
+        secret_keys=[k for k, v in raw_config.items() if is_secure(v)],
+    )
     pulumi.runtime.set_mocks(
         monitor.mocks, project=NAMESPACE, stack=stack, preview=False, monitor=monitor
     )
@@ -230,13 +249,34 @@ def record_program(
 
     _sync_await(run_pulumi_func(run))
     resources = sorted(monitor.records, key=lambda r: r["urn"])
+    secret = secret_paths(raw_outputs)
     return Plan(
         stack=stack,
         project=NAMESPACE,
         resources=resources,
-        outputs=jsonable(exported),
-        secret_outputs=secret_paths(raw_outputs),
+        outputs=mask(jsonable(exported), secret),
+        secret_outputs=secret,
     )
+
+
+def mask(outputs: Any, paths: list[tuple[str, ...]]) -> Any:
+    """``outputs`` with the value at each secret path replaced by ``[secret]``."""
+    for path in paths:
+        if not path:
+            return SECRET
+        node = outputs
+        for part in path[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.get(part)
+            if node is None:
+                break
+        if node is None:
+            continue
+        last = path[-1]
+        if isinstance(node, list):
+            node[int(last)] = SECRET
+        elif isinstance(node, dict) and last in node:
+            node[last] = SECRET
+    return outputs
 
 
 def secret_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
