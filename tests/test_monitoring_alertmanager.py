@@ -128,6 +128,8 @@ def test_inhibitions_on_a_real_alertmanager(tmp_path: Path) -> None:
         ) as alertmanager,
     ):
         key = {"model": "chat_llm", "deployment": "chat-llm", "cluster": "prod-core-aws"}
+        # vLLM series name the model by model_name: the LLM tier's pair is keyed by it.
+        llm = {"model_name": "chat_llm", "deployment": "chat-llm", "cluster": "prod-core-aws"}
         alertmanager.post_alerts(
             [
                 _alert("GpuXidError", "critical", gpu="0"),
@@ -135,26 +137,41 @@ def test_inhibitions_on_a_real_alertmanager(tmp_path: Path) -> None:
                 _alert("ModelErrorBudgetBurnFast", "critical", **key),
                 _alert("ModelErrorBudgetBurnSlow", "warning", **key),
                 _alert("ModelErrorBudgetBurnSlow", "warning", **{**key, "model": "other"}),
+                _alert("LlmTtftBudgetBurnFast", "critical", **llm),
+                _alert("LlmTtftBudgetBurnSlow", "warning", **llm),
+                _alert("LlmTtftBudgetBurnSlow", "warning", **{**llm, "deployment": "chat-llm-gcp"}),
             ]
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             alerts = alertmanager.alerts()
-            if len(alerts) == 5:
+            if len(alerts) == 8:
                 break
             time.sleep(0.2)
         state = {
-            (a["labels"]["alertname"], a["labels"]["severity"], a["labels"].get("model")): a[
-                "status"
-            ]["inhibitedBy"]
+            (
+                a["labels"]["alertname"],
+                a["labels"]["severity"],
+                a["labels"].get("model"),
+                a["labels"].get("deployment"),
+            ): a["status"]["inhibitedBy"]
             for a in alerts
         }
-        assert state[("GpuXidError", "warning", None)], "critical XID must inhibit the warning"
-        assert not state[("GpuXidError", "critical", None)]
-        assert state[("ModelErrorBudgetBurnSlow", "warning", "chat_llm")], "fast burn inhibits slow"
-        assert not state[("ModelErrorBudgetBurnSlow", "warning", "other")], "other model is not"
+        assert state[("GpuXidError", "warning", None, None)], "critical XID inhibits the warning"
+        assert not state[("GpuXidError", "critical", None, None)]
+        slow = ("ModelErrorBudgetBurnSlow", "warning")
+        assert state[(*slow, "chat_llm", "chat-llm")], "fast burn inhibits slow"
+        assert not state[(*slow, "other", "chat-llm")], "other model is not"
+        llm_slow = ("LlmTtftBudgetBurnSlow", "warning", None)
+        assert state[(*llm_slow, "chat-llm")], "the LLM's fast TTFT burn inhibits its slow one"
+        assert not state[(*llm_slow, "chat-llm-gcp")], "another LLM deployment is not"
         delivered = hook.wait_for(lambda n: "ModelErrorBudgetBurnSlow" in n.alertnames(), 15)
         assert delivered is not None
         assert delivered.receiver == "serving-ticket"
         models = {a["labels"].get("model") for a in delivered.payload["alerts"]}
         assert models == {"other"}
+        delivered = hook.wait_for(lambda n: "LlmTtftBudgetBurnSlow" in n.alertnames(), 15)
+        assert delivered is not None
+        assert delivered.receiver == "serving-ticket"
+        deployments = {a["labels"]["deployment"] for a in delivered.payload["alerts"]}
+        assert deployments == {"chat-llm-gcp"}

@@ -17,7 +17,7 @@ from blueprint.config import StackConfig
 from blueprint.cost.budget import split_budget
 from blueprint.cost.estimate import estimate
 from blueprint.monitoring import alertmanager as am
-from blueprint.monitoring import autoscaling
+from blueprint.monitoring import autoscaling, dashboards
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.catalog import ksm_label, load_catalog
 from components.k8s import monitoring as mon
@@ -230,7 +230,7 @@ def test_cloudwatch_exporter_fetches_what_the_rules_read(plan: Plan) -> None:
 
 def test_dashboards_are_configmaps_for_the_grafana_sidecar(plan: Plan) -> None:
     maps = [r for r in plan.by_type("kubernetes:core/v1:ConfigMap")]
-    assert len(maps) == 3
+    assert len(maps) == len(dashboards.all_dashboards()) == 4  # serving, llm, gpus, cost
     for cm in maps:
         assert cm["inputs"]["metadata"]["labels"]["grafana_dashboard"] == "1"
         ((key, body),) = cm["inputs"]["data"].items()

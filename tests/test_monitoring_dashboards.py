@@ -54,6 +54,15 @@ def test_the_required_views_exist() -> None:
         "Frame buffer used per MIG slice",
         "Response cache hit ratio",
         "Cost per model deployment (USD/h)",
+        # The LLM tier (vLLM).
+        "Output tokens per second",
+        "Time to first token p50 and p99 against the budget",
+        "Inter-token latency p50 and p99 against the budget",
+        "Requests running and waiting",
+        "KV cache use",
+        "Preemptions per second",
+        "Prefix cache hit ratio",
+        "Cost per 1M output tokens (USD)",
     ):
         assert wanted in titles
     gpu = MODELS["llm-inference-gpus"]
@@ -64,3 +73,26 @@ def test_the_required_views_exist() -> None:
 def test_dashboards_can_be_written_as_files(tmp_path: Path) -> None:
     assert dashboards.main(["--out", str(tmp_path)]) == 0
     assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(MODELS)
+
+
+def test_the_llm_dashboard_reads_vllm_by_model_name() -> None:
+    """vLLM labels the model model_name: the LLM dashboard's variable and filters use it,
+    and its latency panels put the p99 next to the variant's budget."""
+    model = MODELS["llm-inference-llm"]
+    names = [v["name"] for v in model["templating"]["list"]]
+    assert names == ["datasource", "deployment", "model_name"]
+    panels = {p["title"]: [t["expr"] for t in p["targets"]] for p in model["panels"]}
+    for title, histogram, budget in (
+        ("Time to first token p50 and p99 against the budget", "time_to_first_token", "ttft"),
+        ("Inter-token latency p50 and p99 against the budget", "inter_token_latency", "itl"),
+    ):
+        p99, budget_expr = panels[title][1], panels[title][2]
+        by_le = f"sum by (deployment, le) (rate(vllm:{histogram}_seconds_bucket"
+        assert p99.startswith(f"histogram_quantile(0.99, {by_le}")
+        assert budget_expr.startswith(f"llm_inference:llm_{budget}_budget_seconds")
+    (cost,) = panels["Cost per 1M output tokens (USD)"]
+    assert cost.startswith("llm_inference:deployment_cost_usd_per_hour")
+    assert "3600 * (sum by (deployment) (rate(vllm:generation_tokens_total" in cost
+    assert cost.endswith("* 1e6")
+    for exprs in panels.values():
+        assert all('model=~"$model"' not in e for e in exprs)

@@ -99,3 +99,11 @@ def test_index_lists_every_alert_once_with_its_severities() -> None:
 def test_the_metric_check_would_catch_a_made_up_name() -> None:
     catalog = load_catalog()
     assert unknown_names({"nv_inference_latency_p99"}, catalog, {}) == ["nv_inference_latency_p99"]
+    # vLLM names in prose are checked too; a histogram may be named by its family.
+    text = "the histogram vllm:time_to_first_token_seconds, not vllm:time_to_first_token_p99"
+    assert names_in_text(text) == {
+        "vllm:time_to_first_token_seconds",
+        "vllm:time_to_first_token_p99",
+    }
+    assert unknown_names(names_in_text(text), catalog, {}) == ["vllm:time_to_first_token_p99"]
+    assert names_in_text("curl -s localhost:8000/metrics | grep '^vllm:'; vllm:*") == set()

@@ -192,10 +192,11 @@ def check_expression(
 _TAIL = r"[a-z0-9_]*[a-z0-9]"
 METRIC_NAME_IN_TEXT = re.compile(
     rf"\b(?:nv_{_TAIL}|DCGM_FI_[A-Z0-9_]*[A-Z0-9]|kube_{_TAIL}|karpenter_{_TAIL}"
-    rf"|aws_sagemaker_{_TAIL}|llm_inference:[a-z0-9_:]*[a-z0-9])\b"
+    rf"|aws_sagemaker_{_TAIL}|vllm:{_TAIL}|llm_inference:[a-z0-9_:]*[a-z0-9])\b"
 )
 """Metric-looking words in prose (runbooks), checked besides their PromQL blocks. A name
-must end in a letter or digit: ``grep '^nv_cache_'`` is a prefix, not a metric."""
+must end in a letter or digit: ``grep '^nv_cache_'`` is a prefix, not a metric (and
+``vllm:*`` or ``grep '^vllm:'`` name none)."""
 
 
 def names_in_text(text: str) -> set[str]:
@@ -203,4 +204,11 @@ def names_in_text(text: str) -> set[str]:
 
 
 def unknown_names(names: Iterable[str], catalog: Catalog, recorded: Mapping[str, Any]) -> list[str]:
-    return sorted(n for n in set(names) if n not in catalog and n not in recorded)
+    """Names nothing exports or records. Prose may name a histogram by its family
+    (``vllm:time_to_first_token_seconds``), whose series are ``_bucket``/``_count``/``_sum``;
+    a PromQL query may not (:func:`check_expression`)."""
+    return sorted(
+        n
+        for n in set(names)
+        if n not in catalog and f"{n}_bucket" not in catalog and n not in recorded
+    )

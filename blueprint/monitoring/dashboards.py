@@ -1,4 +1,4 @@
-"""Grafana dashboards as code: serving, GPUs (per MIG slice), cost.
+"""Grafana dashboards as code: serving (Triton), the LLM tier (vLLM), GPUs (per MIG slice), cost.
 
 Each dashboard is built here as a Grafana JSON model and shipped in a ConfigMap with
 the ``grafana_dashboard`` label, which kube-prometheus-stack's Grafana sidecar loads.
@@ -18,7 +18,23 @@ from typing import Any
 
 SEL = 'deployment=~"$deployment", model=~"$model"'
 """The label matchers every Triton query carries (the dashboard's variables)."""
+LLM_SEL = 'deployment=~"$deployment", model_name=~"$model_name"'
+"""The label matchers every vLLM query carries: vLLM names the model ``model_name``."""
 RATE = "$__rate_interval"
+
+Variables = tuple[tuple[str, str], ...]
+"""A dashboard's query variables: (name, ``label_values(...)`` query)."""
+TRITON_VARIABLES: Variables = (
+    ("deployment", "label_values(nv_inference_request_success, deployment)"),
+    ("model", 'label_values(nv_inference_request_success{deployment=~"$deployment"}, model)'),
+)
+LLM_VARIABLES: Variables = (
+    ("deployment", "label_values(vllm:num_requests_running, deployment)"),
+    (
+        "model_name",
+        'label_values(vllm:num_requests_running{deployment=~"$deployment"}, model_name)',
+    ),
+)
 
 
 @dataclass
@@ -39,7 +55,7 @@ class Dashboard:
     title: str
     description: str
     panels: list[Panel] = field(default_factory=list)
-    triton_variables: bool = True
+    variables: Variables = TRITON_VARIABLES
 
     def model(self) -> dict[str, Any]:
         panels = []
@@ -76,16 +92,7 @@ class Dashboard:
                 "label": "Data source",
             }
         ]
-        if self.triton_variables:
-            variables += [
-                _query_variable(
-                    "deployment", "label_values(nv_inference_request_success, deployment)"
-                ),
-                _query_variable(
-                    "model",
-                    'label_values(nv_inference_request_success{deployment=~"$deployment"}, model)',
-                ),
-            ]
+        variables += [_query_variable(name, query) for name, query in self.variables]
         return {
             "uid": self.uid,
             "title": self.title,
@@ -232,6 +239,170 @@ def serving() -> Dashboard:
     )
 
 
+def _quantiles(histogram: str, budget: str) -> list[tuple[str, str]]:
+    """p50 and p99 of a vLLM histogram per deployment, and the variant's p99 budget."""
+    by_le = f"sum by (deployment, le) (rate({histogram}_bucket{{{LLM_SEL}}}[{RATE}]))"
+    return [
+        (f"histogram_quantile({q}, {by_le})", f"{{{{deployment}}}} {name}")
+        for q, name in (("0.5", "p50"), ("0.99", "p99"))
+    ] + [(f"{budget}{{{LLM_SEL}}}", "{{deployment}} p99 budget")]
+
+
+def llm() -> Dashboard:
+    """The LLM tier: vLLM's own series per deployment, against the variant's budgets."""
+    output_tokens = f"sum by (deployment) (rate(vllm:generation_tokens_total{{{LLM_SEL}}}[{RATE}]))"
+    return Dashboard(
+        uid="llm-inference-llm",
+        title="LLM inference / LLM (vLLM)",
+        description="vLLM's OpenAI-compatible server per LLM deployment: tokens, time to "
+        "first token and inter-token latency against the variant's budgets "
+        "(model_repo/<model>/llm.yaml), the engine's queue, KV cache and prefix cache, cost "
+        "per output token.",
+        variables=LLM_VARIABLES,
+        panels=[
+            Panel(
+                "Output tokens per second",
+                [
+                    (output_tokens, "{{deployment}} output"),
+                    (
+                        "sum by (deployment) "
+                        f"(rate(vllm:prompt_tokens_total{{{LLM_SEL}}}[{RATE}]))",
+                        "{{deployment}} prompt",
+                    ),
+                ],
+                description="Generated tokens (vllm:generation_tokens_total) and prompt "
+                "tokens processed, per second.",
+            ),
+            Panel(
+                "Cost per 1M output tokens (USD)",
+                [
+                    (
+                        'llm_inference:deployment_cost_usd_per_hour{deployment=~"$deployment"}'
+                        " / on (deployment) (3600 * (sum by (deployment) "
+                        f"(rate(vllm:generation_tokens_total{{{LLM_SEL}}}[1h])) > 0)) * 1e6",
+                        "{{deployment}}",
+                    )
+                ],
+                unit="currencyUSD",
+                description="The deployment's node cost at catalog prices (cost.yaml) over "
+                "the output tokens of the last hour; idle deployments have no value.",
+            ),
+            Panel(
+                "Time to first token p50 and p99 against the budget",
+                _quantiles(
+                    "vllm:time_to_first_token_seconds", "llm_inference:llm_ttft_budget_seconds"
+                ),
+                unit="s",
+                description="Queueing and prefill included. The budget is the variant's "
+                "slo.ttft_p99_ms, on a bucket boundary of the histogram.",
+            ),
+            Panel(
+                "Inter-token latency p50 and p99 against the budget",
+                _quantiles(
+                    "vllm:inter_token_latency_seconds", "llm_inference:llm_itl_budget_seconds"
+                ),
+                unit="s",
+                description="The gap between two output tokens of a request; the budget is "
+                "the variant's slo.itl_p99_ms.",
+            ),
+            Panel(
+                "Share over the latency budgets (1 h) against the error budget",
+                [
+                    (
+                        f"llm_inference:llm_ttft_over_budget:ratio_rate1h{{{LLM_SEL}}}",
+                        "{{deployment}} TTFT",
+                    ),
+                    (
+                        f"llm_inference:llm_itl_over_budget:ratio_rate1h{{{LLM_SEL}}}",
+                        "{{deployment}} ITL",
+                    ),
+                    (
+                        f"llm_inference:llm_latency_error_budget{{{LLM_SEL}}}",
+                        "{{deployment}} allowed",
+                    ),
+                ],
+                unit="percentunit",
+                description="The burn-rate alerts page at 14.4x the allowed share over 1 h "
+                "(and 5 min), or 6x over 6 h (and 30 min).",
+            ),
+            Panel(
+                "Requests running and waiting",
+                [
+                    (
+                        f"sum by (deployment) (vllm:num_requests_running{{{LLM_SEL}}})",
+                        "{{deployment}} running",
+                    ),
+                    (
+                        f"sum by (deployment) (vllm:num_requests_waiting{{{LLM_SEL}}})",
+                        "{{deployment}} waiting",
+                    ),
+                ],
+            ),
+            Panel(
+                "Requests waiting per replica against the limit",
+                [
+                    (f"llm_inference:llm_waiting_per_replica{{{LLM_SEL}}}", "{{deployment}}"),
+                    (
+                        f"llm_inference:llm_max_waiting_per_replica{{{LLM_SEL}}}",
+                        "{{deployment}} limit (max_num_seqs)",
+                    ),
+                ],
+            ),
+            Panel(
+                "KV cache use",
+                [
+                    (
+                        f"max by (deployment) (vllm:kv_cache_usage_perc{{{LLM_SEL}}})",
+                        "{{deployment}} fullest replica",
+                    ),
+                    (
+                        f"avg by (deployment) (vllm:kv_cache_usage_perc{{{LLM_SEL}}})",
+                        "{{deployment}} average",
+                    ),
+                ],
+                unit="percentunit",
+                description="vllm:kv_cache_usage_perc is a 0-1 fraction. Over 95% for 10 "
+                "minutes: LlmKvCacheSaturated.",
+            ),
+            Panel(
+                "Preemptions per second",
+                [
+                    (
+                        "sum by (deployment) "
+                        f"(rate(vllm:num_preemptions_total{{{LLM_SEL}}}[{RATE}]))",
+                        "{{deployment}}",
+                    )
+                ],
+                description="Running sequences evicted for lack of KV cache and recomputed "
+                "later. Over 0.05/s for 10 minutes: LlmPreemptions.",
+            ),
+            Panel(
+                "Prefix cache hit ratio",
+                [
+                    (
+                        "sum by (deployment) "
+                        f"(rate(vllm:prefix_cache_hits_total{{{LLM_SEL}}}[{RATE}])) / "
+                        "sum by (deployment) "
+                        f"(rate(vllm:prefix_cache_queries_total{{{LLM_SEL}}}[{RATE}]))",
+                        "{{deployment}}",
+                    )
+                ],
+                unit="percentunit",
+                description="Prompt tokens found in the prefix cache over those looked up.",
+            ),
+            Panel(
+                "Replicas up",
+                [
+                    (
+                        'sum by (deployment) (up{job="vllm", deployment=~"$deployment"})',
+                        "{{deployment}}",
+                    )
+                ],
+            ),
+        ],
+    )
+
+
 def gpus() -> Dashboard:
     slice_legend = "{{Hostname}} GPU {{gpu}} {{GPU_I_PROFILE}} #{{GPU_I_ID}}"
     return Dashboard(
@@ -239,7 +410,7 @@ def gpus() -> Dashboard:
         title="LLM inference / GPUs",
         description="DCGM exporter, per GPU and per MIG slice. Engine activity is "
         "DCGM_FI_PROF_GR_ENGINE_ACTIVE: DCGM_FI_DEV_GPU_UTIL is not reported on MIG slices.",
-        triton_variables=False,
+        variables=(),
         panels=[
             Panel(
                 "Graphics engine activity per MIG slice",
@@ -296,7 +467,7 @@ def cost() -> Dashboard:
         title="LLM inference / Cost",
         description="Node spend at catalog prices (blueprint/catalog/instances.yaml), per "
         "deployment by its share of GPUs. The cloud bill is the source of truth.",
-        triton_variables=False,
+        variables=(),
         panels=[
             Panel(
                 "Cost per model deployment (USD/h)",
@@ -349,7 +520,7 @@ def cost() -> Dashboard:
 
 def all_dashboards() -> dict[str, dict[str, Any]]:
     """``{uid: Grafana JSON model}`` for every dashboard."""
-    return {d.uid: d.model() for d in (serving(), gpus(), cost())}
+    return {d.uid: d.model() for d in (serving(), llm(), gpus(), cost())}
 
 
 def expressions(model: dict[str, Any]) -> list[tuple[str, str]]:
