@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
+from blueprint.paths import UPSTREAM_FACTS_DIR
 from tools.conformance.base import MissingFacts
 
-REPO = Path(__file__).resolve().parents[2]
 ENV_VAR = "UPSTREAM_FACTS"
-DEFAULT_FOLDER = REPO.parent / "shared" / "upstream"
+DEFAULT_FOLDER = UPSTREAM_FACTS_DIR
 """``../shared/upstream`` beside the checkout, where the team keeps the gathered facts."""
 FILL_COMMAND = "make upstream-facts"
 
