@@ -46,8 +46,11 @@ export UPSTREAM_FACTS
 conformance: $(STAMP) ## every plan against the pinned upstream CRDs, schemas, charts, images and exporters
 	$(PY) -m tools.conformance $(if $(STACK),$(STACK),$(STACKS))
 
-upstream-facts: $(STAMP) ## fetch the upstream facts into UPSTREAM_FACTS (needs the internet; see tools/conformance/gather.py)
-	$(PY) -m tools.conformance.gather --out $(UPSTREAM_FACTS)
+# A fresh folder, not the shared one: review it, then point UPSTREAM_FACTS at it.
+UPSTREAM_FACTS_OUT ?= $(BUILD)/upstream
+
+upstream-facts: $(STAMP) ## fetch the upstream facts into UPSTREAM_FACTS_OUT (needs the internet; not run on the build machine)
+	$(PY) -m tools.conformance.gather --out $(UPSTREAM_FACTS_OUT)
 
 ##@ Local stack: the real Triton, Prometheus and Alertmanager on this machine
 # The Triton model repository and its tools: model_repo/README.md.
