@@ -20,9 +20,9 @@ REHEARSE_ARGS ?=
 LOCAL_ARGS ?=
 
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
-GATEWAY_API_CHECK := tests/gateway_api/node_modules/.installed
 
-.PHONY: help schema venv system-deps gateway-api-schemas lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
+.PHONY: help schema venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
+.PHONY: conformance upstream-facts
 .PHONY: check-models local bench-batching rehearse
 
 ##@ IaC: the stacks offline, as Pulumi would see them
@@ -37,6 +37,20 @@ schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack f
 
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
+
+# The upstream facts (CRDs, chart values and tags, image and metric facts) come from
+# UPSTREAM_FACTS, by default ../shared/upstream next to the checkout.
+UPSTREAM_FACTS ?= $(abspath ../shared/upstream)
+export UPSTREAM_FACTS
+
+conformance: $(STAMP) ## every plan against the pinned upstream CRDs, schemas, charts, images and exporters
+	$(PY) -m tools.conformance $(if $(STACK),$(STACK),$(STACKS))
+
+# A fresh folder, not the shared one: review it, then point UPSTREAM_FACTS at it.
+UPSTREAM_FACTS_OUT ?= $(BUILD)/upstream
+
+upstream-facts: $(STAMP) ## fetch the upstream facts into UPSTREAM_FACTS_OUT (needs the internet; not run on the build machine)
+	$(PY) -m tools.conformance.gather --out $(UPSTREAM_FACTS_OUT)
 
 ##@ Local stack: the real Triton, Prometheus and Alertmanager on this machine
 # The Triton model repository and its tools: model_repo/README.md.
@@ -88,13 +102,6 @@ venv: $(STAMP) ## create .venv with the pinned dependency set (program, local st
 system-deps: ## install the Debian packages (Prometheus, Alertmanager, libb64) when root
 	@scripts/system-deps.sh $(DEBIAN_PACKAGES)
 
-$(GATEWAY_API_CHECK): tests/gateway_api/package.json tests/gateway_api/package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed to check Gateway API objects (apt-get install nodejs npm)"; exit 1; }
-	npm ci --prefix tests/gateway_api --no-audit --no-fund --loglevel=error
-	touch $@
-
-gateway-api-schemas: $(GATEWAY_API_CHECK) ## the Gateway API CRD schemas the routing tests validate against (npm)
-
 # --all keeps setuptools, which pulumi-policy needs at run time (plain `pip freeze` drops
 # it); pip itself is not a dependency.
 lock: ## regenerate constraints.txt from a clean install of pyproject.toml with every extra
@@ -111,10 +118,10 @@ lint: $(STAMP) ## ruff, and the import layers (pyproject.toml [tool.importlinter
 typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy blueprint components composition stacks policies tools
 
-unit: $(STAMP) $(GATEWAY_API_CHECK) ## pytest only
+unit: $(STAMP) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: $(STAMP) system-deps $(GATEWAY_API_CHECK) lint typecheck check-models ## the whole suite: lint, types, model configs, tests
+test: $(STAMP) system-deps lint typecheck check-models conformance ## the whole suite: lint, types, model configs, conformance, tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean: ## remove build outputs (keeps .venv)

@@ -30,6 +30,8 @@ BUILD_DIR: Final = REPO_ROOT / "build"
 """Everything generated (ignored by git): plans, staged artifacts, benchmark output."""
 ARTIFACT_DIR: Final = BUILD_DIR / "model-artifacts"
 """Staged model weights and the SageMaker tarballs the model stores upload."""
+UPSTREAM_FACTS_DIR: Final = REPO_ROOT.parent / "shared" / "upstream"
+"""The upstream facts ``make conformance`` reads by default (``$UPSTREAM_FACTS`` wins)."""
 CATALOG_DIR: Final = Path(__file__).resolve().parent / "catalog"
 """The hardware and price tables (package data: they travel with the library)."""
 

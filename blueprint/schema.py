@@ -608,7 +608,9 @@ class MonitoringConfig(Model):
         default="5.3.0", description="prometheus-community/prometheus-adapter chart (HPA metric)"
     )
     cloudwatch_exporter_version: ChartVersion = Field(
-        default="0.50.0",
+        # 0.47.0 is the newest release prometheus-community/helm-charts published (tag
+        # prometheus-yet-another-cloudwatch-exporter-0.47.0); `make conformance` checks it.
+        default="0.47.0",
         description="prometheus-community/prometheus-yet-another-cloudwatch-exporter chart",
     )
 

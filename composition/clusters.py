@@ -7,6 +7,8 @@ their one derivation (:func:`blueprint.capacity.pool_specs`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 
 from blueprint.capacity import (
@@ -40,6 +42,16 @@ def build(ctx: StackContext, base: Foundation) -> dict[str, ClusterHandle]:
         elif cluster.cloud is Cloud.GCP and base.gcp is not None:
             handles[name] = _gke(ctx, name, base.gcp, pools)
     return handles
+
+
+def runs_gpu_operator(cluster: ClusterConfig, pools: Mapping[str, PoolSpec]) -> bool:
+    """The NVIDIA GPU Operator (and with it the DCGM exporter) runs on an EKS cluster with
+    GPU pools and a pinned operator version; GKE manages its GPUs itself."""
+    return (
+        cluster.cloud == Cloud.AWS
+        and cluster.gpu_operator_version is not None
+        and any(p.gpu for p in pools.values())
+    )
 
 
 def _system_counts(cluster: ClusterConfig) -> NodeCounts:
@@ -101,7 +113,7 @@ def _eks(
             opts=pulumi.ResourceOptions.merge(both, pulumi.ResourceOptions(depends_on=[eks])),
         )
         ready.append(capacity)
-    if cluster.gpu_operator_version is not None and any(p.gpu for p in pools.values()):
+    if runs_gpu_operator(cluster, pools) and cluster.gpu_operator_version is not None:
         operator = GpuOperator(
             f"{cluster_name}-gpu-operator",
             GpuOperatorArgs(

@@ -10,7 +10,13 @@ an IRSA role. Everything per cluster is derived here from its one source:
 - on-demand floors: the cluster's spot pools that fall back to on-demand;
 - the cluster's budget share: the one budget split (:mod:`blueprint.cost.budget`);
 - rules, Alertmanager routing, dashboards, the kube-state-metrics allow-list and the
-  CloudWatch metrics from their files.
+  CloudWatch metrics from their files;
+- the metric sources the cluster's Prometheus scrapes (:func:`metric_sources`): rules
+  and dashboard panels that read a metric none of them exports are left out
+  (:mod:`blueprint.monitoring.sources`), so GKE clusters carry no DCGM alerts (GKE's
+  managed DCGM reports to Cloud Monitoring), clusters without YACE no SageMaker
+  alerts, and no cluster the Triton response-cache rules (its Triton runs without
+  ``--cache-config``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import yaml
 from blueprint.cost.budget import split_budget
 from blueprint.monitoring import alertmanager, dashboards
 from blueprint.monitoring import rules as alert_rules
+from blueprint.monitoring import sources as metric
 from blueprint.monitoring.catalog import METRICS_DIR
 from blueprint.monitoring.catalog import load_catalog as load_metric_catalog
 from blueprint.monitoring.facts import Facts
@@ -37,6 +44,7 @@ from components.k8s.monitoring import (
     Monitoring,
     MonitoringArgs,
 )
+from composition.clusters import runs_gpu_operator
 from composition.context import StackContext
 from composition.foundation import Foundation
 
@@ -72,6 +80,24 @@ def cloudwatch_metrics() -> dict[str, list[str]]:
     return {name: list(stats) for name, stats in doc["cloudwatch"].items()}
 
 
+def metric_sources(*, gpu_operator: bool, karpenter: bool, cloudwatch: bool) -> frozenset[str]:
+    """The exporters one cluster's Prometheus scrapes.
+
+    kube-prometheus-stack (Prometheus, kube-state-metrics) and the serving tiers' Service-
+    Monitors everywhere; the DCGM exporter where the GPU Operator runs (its own Service-
+    Monitor); Karpenter's and YACE's where they run. Never Triton's response-cache metrics:
+    the clusters' Triton runs without ``--cache-config`` (components/k8s/triton.py).
+    """
+    out = set(metric.ALWAYS | metric.SERVING)
+    if gpu_operator:
+        out.add(metric.DCGM)
+    if karpenter:
+        out.add(metric.KARPENTER)
+    if cloudwatch:
+        out.add(metric.YACE)
+    return frozenset(out)
+
+
 def monitoring_args(
     cfg: StackConfig,
     stack: str,
@@ -80,17 +106,18 @@ def monitoring_args(
     receivers: Mapping[str, Mapping[str, Any]] | None = None,
     karpenter_namespace: str | None = None,
     cloudwatch_trust_policy: pulumi.Input[str] | None = None,
+    gpu_operator: bool = False,
 ) -> MonitoringArgs:
     """The monitoring component's arguments for ``cluster`` of stack ``stack``.
 
     ``cloudwatch_trust_policy`` (the IRSA trust policy of the exporter's service account)
     turns on YACE for the stack's SageMaker Serverless endpoints on an AWS cluster.
+    ``gpu_operator``: the NVIDIA GPU Operator runs there (and scrapes its DCGM exporter).
     """
     if cfg.monitoring is None:
         raise ValueError("the stack has no monitoring section")
     mon = cfg.monitoring
     cluster_cfg = cfg.clusters[cluster]
-    rendered = alert_rules.render(mon.runbook_base_url, cluster_facts(cfg, stack, cluster))
     config = alertmanager.load()
     if receivers:
         config = alertmanager.with_receivers(config, receivers)
@@ -102,6 +129,15 @@ def monitoring_args(
             trust_policy=cloudwatch_trust_policy,
             metrics=cloudwatch_metrics(),
         )
+    sources = metric_sources(
+        gpu_operator=gpu_operator and cluster_cfg.cloud == Cloud.AWS,
+        karpenter=karpenter_namespace is not None,
+        cloudwatch=cloudwatch is not None,
+    )
+    files, available = metric.select(alert_rules.source_files(), sources)
+    rendered = alert_rules.render(
+        mon.runbook_base_url, cluster_facts(cfg, stack, cluster), files=files
+    )
     return MonitoringArgs(
         cluster=f"{stack}-{cluster}",
         chart_version=mon.kube_prometheus_stack_version,
@@ -109,7 +145,7 @@ def monitoring_args(
         retention_days=mon.retention_days,
         rule_files=rendered,
         alertmanager_config=config,
-        dashboards=dashboards.all_dashboards(),
+        dashboards=dashboards.all_dashboards(keep=available.reads_ok),
         ksm_label_allowlist=load_metric_catalog().allowlist,
         # The GPU Operator's own ServiceMonitor scrapes the DCGM exporter on EKS
         # (components/k8s/gpu_operator.py); GKE runs no DCGM exporter of ours.
@@ -148,6 +184,7 @@ def build(
                 if handle.cloud == "aws" and handle.pools
                 else None,
                 cloudwatch_trust_policy=trust,
+                gpu_operator=runs_gpu_operator(cfg.clusters[name], handle.pools),
             ),
             opts=pulumi.ResourceOptions(providers=providers),
         )

@@ -29,6 +29,7 @@ from blueprint.config import StackConfig
 from blueprint.schema import Cloud, Fallback, MigConfig, Tier
 from components.aws.gpu_capacity import ami_alias
 from tests.conftest import STACKS
+from tools.preview.mocks import resource_id
 from tools.preview.recorder import Plan
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
@@ -202,9 +203,20 @@ def test_ec2nodeclass_pins_the_ami_requires_imdsv2_encrypts_and_has_no_public_ip
             assert device["ebs"]["encrypted"] is True
         disk = configs[stack].gpu_pools[name].disk_gb
         assert spec["blockDeviceMappings"][0]["ebs"]["volumeSize"] == f"{disk}Gi"
-        assert all(
-            term["id"].startswith(f"{stack}-aws-private-") for term in spec["subnetSelectorTerms"]
-        )
+        private = {
+            resource_id(s["type"], s["name"])
+            for s in plans[stack].by_type("aws:ec2/subnet:Subnet")
+            if s["name"].startswith(f"{stack}-aws-private-")
+        }
+        assert {term["id"] for term in spec["subnetSelectorTerms"]} == private
+        # Exactly one of role and instanceProfile (the CRD's CEL rule): the nodes' role.
+        (node_role,) = [
+            r
+            for r in plans[stack].by_type("aws:iam/role:Role")
+            if r["name"].endswith("-karpenter-node")
+        ]
+        assert spec["role"] == node_role["name"]
+        assert "instanceProfile" not in spec
 
 
 def test_ami_alias_is_derived_from_the_release() -> None:

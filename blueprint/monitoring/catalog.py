@@ -33,6 +33,14 @@ class Metric:
     """Labels the exporter writes plus the scrape's target labels."""
     seen: bool = True
     """False for names taken from documentation only (e.g. Triton's GPU metrics here)."""
+    requires: str | None = None
+    """What the exporter needs to export it at all (Triton's cache metrics: a response
+    cache), as the catalog's ``requires``."""
+
+    @property
+    def source(self) -> str:
+        """``exporter``, or ``exporter:requires`` (see blueprint/monitoring/sources.py)."""
+        return f"{self.exporter}:{self.requires}" if self.requires else self.exporter
 
 
 @dataclass
@@ -133,6 +141,7 @@ def _load_file(path: Path, catalog: Catalog) -> None:
                 type=spec["type"],
                 labels=frozenset(labels | extra),
                 seen=bool(spec.get("seen", True)),
+                requires=spec.get("requires"),
             )
 
 

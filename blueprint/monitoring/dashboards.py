@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -518,9 +519,23 @@ def cost() -> Dashboard:
     )
 
 
-def all_dashboards() -> dict[str, dict[str, Any]]:
-    """``{uid: Grafana JSON model}`` for every dashboard."""
-    return {d.uid: d.model() for d in (serving(), llm(), gpus(), cost())}
+def all_dashboards(keep: Callable[[str], bool] | None = None) -> dict[str, dict[str, Any]]:
+    """``{uid: Grafana JSON model}`` for every dashboard.
+
+    ``keep(expr)`` (a cluster's ``Availability.reads_ok``, blueprint/monitoring/sources.py)
+    leaves out the panels with a query it refuses, and the dashboards left without panels:
+    on a cluster without the DCGM exporter there is no GPU dashboard to stay empty.
+    """
+    out = {}
+    for dashboard in (serving(), llm(), gpus(), cost()):
+        if keep is not None:
+            dashboard.panels = [
+                p for p in dashboard.panels if all(keep(expr) for expr, _ in p.targets)
+            ]
+            if not dashboard.panels:
+                continue
+        out[dashboard.uid] = dashboard.model()
+    return out
 
 
 def expressions(model: dict[str, Any]) -> list[tuple[str, str]]:

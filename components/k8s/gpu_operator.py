@@ -50,7 +50,6 @@ class GpuOperatorArgs:
 def operator_values(args: GpuOperatorArgs) -> dict[str, Any]:
     """The chart values: what the operator manages on the nodes, and what it leaves alone."""
     return {
-        "operator": {"defaultRuntime": "containerd"},
         # The EKS AL2023 NVIDIA AMI ships the driver and the container toolkit.
         "driver": {"enabled": False},
         "toolkit": {"enabled": False},

@@ -37,6 +37,8 @@ ENVOY_NAMESPACE = "envoy-gateway-system"
 LISTENER_PORT = 8443
 """The Gateway's listener; unprivileged, so Envoy's container port is the same number."""
 SIGV4_PORT = 8080
+SIGV4_USER = 65534
+"""``nobody``: aws-sigv4-proxy's image (FROM scratch) sets no USER, so it would run as root."""
 HEALTH_PATH = READY_PATH
 
 
@@ -64,7 +66,8 @@ class CoreTarget:
     """The core gateway's own address (its load balancer), not the shared API name,
     which could resolve back to this edge."""
     server_name: pulumi.Input[str]
-    """The API name the core's certificate is for: sent as TLS SNI and Host."""
+    """The API name the core's certificate is for: sent as the Host header. (Envoy
+    Gateway 1.5's Backend has no TLS ``sni`` setting; see components/tiered/README.md.)"""
     port: int = 443
 
 
@@ -398,7 +401,10 @@ class TieredRouting(pulumi.ComponentResource):
                     metadata={"name": "core-gateway", "namespace": a.namespace},
                     spec={
                         "endpoints": [{"fqdn": {"hostname": core.address, "port": core.port}}],
-                        "tls": {"wellKnownCACertificates": "System", "sni": core.server_name},
+                        # No ``sni``: Backend's TLS settings gained it after Envoy Gateway 1.5
+                        # (the v1.5 CRD has none, so the API server would drop it). The
+                        # route's URLRewrite sets Host to ``server_name``.
+                        "tls": {"wellKnownCACertificates": "System"},
                     },
                     opts=opts,
                 )
@@ -462,6 +468,10 @@ class TieredRouting(pulumi.ComponentResource):
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,
                                 "runAsNonRoot": True,
+                                # The image has no USER (it runs as root), so the kubelet
+                                # refuses runAsNonRoot unless a user is set here: nobody.
+                                "runAsUser": SIGV4_USER,
+                                "runAsGroup": SIGV4_USER,
                                 "capabilities": {"drop": ["ALL"]},
                                 "seccompProfile": {"type": "RuntimeDefault"},
                             },

@@ -126,6 +126,23 @@ COMPUTED: dict[str, Computed] = {
 }
 """Outputs a provider computes, by resource type; other outputs echo the inputs."""
 
+ID_PREFIXES: dict[str, str] = {"aws:ec2/subnet:Subnet": "subnet-"}
+"""Types whose IDs reach a schema that checks their shape (Karpenter's EC2NodeClass takes
+``subnetSelectorTerms[].id`` matching ``subnet-[0-9a-z]+``): the mock ID keeps it."""
+
+AUTONAMED: frozenset[str] = frozenset({"aws:iam/role:Role"})
+"""Types whose ``name`` the provider fills in when the program leaves it out (Pulumi
+auto-naming), and that other resources refer to by name (an EC2NodeClass's ``role``, a
+policy attachment's ``role``). Offline the name is the resource's own name."""
+
+
+def resource_id(type_: str, name: str) -> str:
+    """The ID the offline preview gives resource ``name`` of type ``type_``."""
+    prefix = ID_PREFIXES.get(type_)
+    if prefix is None:
+        return f"{name}-id"
+    return prefix + hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:17]
+
 
 class BlueprintMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes for the offline preview."""
@@ -145,13 +162,15 @@ class BlueprintMocks(pulumi.runtime.Mocks):
                     f"stack reference {ref!r}: the offline preview has no outputs for that stack"
                 )
             return ref, {"name": ref, "outputs": dict(outputs), "secretOutputNames": []}
+        if args.typ in AUTONAMED and not state.get("name"):
+            state["name"] = args.name
         computed = COMPUTED.get(args.typ)
         if computed is not None:
             state.update(computed(args.name, args.inputs))
         elif args.typ.startswith("aws:") and "arn" not in state:
             service = args.typ.split(":")[1].split("/")[0]
             state["arn"] = f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{args.name}"
-        return f"{args.name}-id", state
+        return resource_id(args.typ, args.name), state
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
