@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from blueprint.config import yamlsafe
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
+from blueprint.config.esc import EscImport, environment_names, offline_values
 from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
 from blueprint.schema import NAMESPACE, SECRET_KEYS, StackConfig
@@ -44,6 +45,8 @@ class StackSource:
     def __init__(self, name: str, text: str | None) -> None:
         self.name = name
         self.text = text
+        self.imports: list[EscImport] = []
+        """The ESC environments the file imports, as the offline preview stood them in."""
         self._root: yaml.Node | None = None
         if text is not None:
             try:
@@ -104,7 +107,15 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], StackSource]:
         doc = {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigError(name, [ConfigIssue((), "must be a mapping with a 'config:' mapping")])
-    return dict(doc.get("config") or {}), source
+    config = dict(doc.get("config") or {})
+    if "environment" not in doc:
+        return config, source
+    # Imported ESC environments: their placeholder files stand in offline, under the
+    # stack file's own keys (which win, as with the Pulumi CLI).
+    names = environment_names(doc["environment"], name)
+    supplied, source.imports = offline_values(names, path.parent, name)
+    own = {k if ":" in str(k) else f"{NAMESPACE}:{k}" for k in config}
+    return {**{k: v for k, v in supplied.items() if k not in own}, **config}, source
 
 
 def load_stack_file(path: Path) -> StackConfig:
@@ -139,6 +150,10 @@ def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
         if config is None and (view is None or waiting):
             which = ", ".join(waiting) if waiting else "every section"
             note = f"checks that read {which} run once those sections are fixed"
+        if source.imports and any(i.message == _MISSING for i in issues):
+            files = ", ".join(i.file for i in source.imports)
+            esc = f"a key the imported ESC environments supply offline goes in {files}"
+            note = f"{note}; {esc}" if note else esc
         raise ConfigError(source.name, issues, source.line_of, note)
     if config is None:  # no issue, yet no config: cannot happen, but never return None
         raise ConfigError(source.name, [ConfigIssue((), "could not be validated")])
@@ -249,6 +264,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_MISSING = "required key is missing"
+
+
 def _translate(exc: ValidationError, sections: Mapping[str, Any]) -> list[ConfigIssue]:
     issues = []
     for err in exc.errors(include_url=False):
@@ -259,7 +277,7 @@ def _translate(exc: ValidationError, sections: Mapping[str, Any]) -> list[Config
             issues.append(ConfigIssue(path, f"invalid name: {_plain(err['msg'])}", path[-1]))
             continue
         if kind == "missing":
-            issues.append(ConfigIssue(loc, "required key is missing"))
+            issues.append(ConfigIssue(loc, _MISSING))
         elif kind == "extra_forbidden":
             accepted = _accepted_keys(loc[:-1])
             where = "section" if len(loc) == 1 else "key"

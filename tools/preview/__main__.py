@@ -106,6 +106,8 @@ class Session:
                     continue
                 view = self.summarize(result)
                 self.progress.stop()
+                for note in result.notes:
+                    self.console.print(Text(f"  note: {note}"), soft_wrap=True)
                 self.show(view)
         finally:
             self.progress.stop()

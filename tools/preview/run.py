@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ class StackResult:
     plan: Plan | None
     config: StackConfig | None
     error: ConfigError | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the preview stood in for what it cannot reach (ESC environments)."""
 
 
 def core_of(config: StackConfig) -> str | None:
@@ -62,12 +64,14 @@ def iter_preview(
     it), so a caller can report each stack while the next one is being recorded.
     """
     loaded: dict[str, tuple[dict[str, Any], StackConfig | None, ConfigError | None]] = {}
+    notes: dict[str, list[str]] = {}
 
     def load(stack: str) -> None:
         if stack in loaded:
             return
         try:
             raw, source = read_stack_file(stack_file(stack, stack_dir))
+            notes[stack] = [esc.note() for esc in source.imports]
             loaded[stack] = (raw, validate_config(raw, source), None)
         except ConfigError as exc:
             loaded[stack] = ({}, None, exc)
@@ -90,6 +94,7 @@ def iter_preview(
         )
         if result.plan is not None:
             outputs[stack] = result.plan.outputs
+        result.notes = notes.get(stack, [])
         if stack in asked:
             yield result
 
