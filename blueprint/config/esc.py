@@ -116,8 +116,9 @@ def offline_values(
         try:
             doc = yamlsafe.load(yamlsafe.decode(path.read_bytes()))
         except yamlsafe.YamlRefused as exc:
-            line = exc.line
-            raise ConfigError(shown, [ConfigIssue((), exc.message)], lambda _p: line) from None
+            raise ConfigError(
+                shown, [ConfigIssue((), exc.message)], lambda _p, line=exc.line: line
+            ) from None
         values = doc.get("values") if isinstance(doc, dict) else None
         block = values.get("pulumiConfig", {}) if isinstance(values, dict) else None
         if not isinstance(block, dict):
