@@ -23,13 +23,13 @@ reads as "required key is missing".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from blueprint.config import yamlsafe
-from blueprint.config.errors import ConfigError, ConfigIssue
+from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
 from blueprint.paths import display_path
 from blueprint.schema import NAMESPACE
 
@@ -82,6 +82,10 @@ def environment_names(value: Any, source: str) -> list[str]:
     return [str(v).strip() for v in value]
 
 
+def _at(line: int | None) -> Callable[[tuple[PathPart, ...]], int | None]:
+    return lambda _path: line
+
+
 def placeholder_file(name: str, stack_dir: Path) -> Path:
     return stack_dir / ESC_FOLDER / f"{name}.yaml"
 
@@ -116,9 +120,7 @@ def offline_values(
         try:
             doc = yamlsafe.load(yamlsafe.decode(path.read_bytes()))
         except yamlsafe.YamlRefused as exc:
-            raise ConfigError(
-                shown, [ConfigIssue((), exc.message)], lambda _p, line=exc.line: line
-            ) from None
+            raise ConfigError(shown, [ConfigIssue((), exc.message)], _at(exc.line)) from None
         values = doc.get("values") if isinstance(doc, dict) else None
         block = values.get("pulumiConfig", {}) if isinstance(values, dict) else None
         if not isinstance(block, dict):
