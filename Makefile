@@ -22,7 +22,7 @@ LOCAL_ARGS ?=
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
 .PHONY: help schema venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
-.PHONY: conformance upstream-facts
+.PHONY: conformance upstream-facts import-file
 .PHONY: check-models local bench-batching rehearse
 
 ##@ IaC: the stacks offline, as Pulumi would see them
@@ -37,6 +37,9 @@ schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack f
 
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
+
+import-file: $(STAMP) ## adopt existing resources: STACK=<name> IDS=<ids.yaml> writes build/import-<stack>.json for `pulumi import --file`
+	$(PY) -m tools.adopt $(STACK) --ids $(IDS)
 
 # The upstream facts (CRDs, chart values and tags, image and metric facts) come from
 # UPSTREAM_FACTS, by default ../shared/upstream next to the checkout.
