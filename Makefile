@@ -23,6 +23,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
 .PHONY: help schema venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
 .PHONY: conformance upstream-facts
+.PHONY: policy-venv
 .PHONY: check-models local bench-batching rehearse
 
 ##@ IaC: the stacks offline, as Pulumi would see them
@@ -34,6 +35,18 @@ cost: $(STAMP) ## monthly cost per stack; BASE=<git ref> prints the delta agains
 
 schema: $(STAMP) ## regenerate stacks/schema.json (editor completion for stack files) from blueprint/schema.py
 	$(PY) -m tools.schema
+
+# The policy pack's own virtualenv (policies/PulumiPolicy.yaml), for `pulumi preview
+# --policy-pack policies` from this checkout: this working tree's blueprint, editable, in
+# place of the release tag that policies/requirements.txt pins for the published pack.
+POLICY_VENV := policies/venv
+
+$(POLICY_VENV)/.installed: pyproject.toml constraints.txt policies/requirements.txt
+	rm -rf $(POLICY_VENV) && $(PYTHON_BOOTSTRAP) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed ## the policy pack's venv (policies/venv) with this checkout's blueprint
 
 golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a reviewed change
 	$(PY) -m tools.preview $(STACKS) --out $(BUILD)/plan --quiet --golden tests/golden
