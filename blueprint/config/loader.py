@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -24,7 +25,14 @@ from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
 from blueprint.config.esc import EscImport, environment_names, offline_values
 from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
-from blueprint.schema import NAMESPACE, SECRET_KEYS, StackConfig
+from blueprint.schema import (
+    NAMESPACE,
+    SECRET_KEYS,
+    SECRET_MAPS,
+    TENANT_PATTERN,
+    TENANT_WORDS,
+    StackConfig,
+)
 
 # Provider keys that would configure a second, ambient source of the same fact:
 # the blueprint builds explicit providers from its own keys.
@@ -132,6 +140,7 @@ def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
     wait for). The ConfigError raised carries every issue found.
     """
     sections, issues = _split_namespaces(raw)
+    issues += _plaintext_secrets(source)
     config: StackConfig | None = None
     view: StackConfig | PartialConfig | None
     try:
@@ -242,6 +251,58 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
         elif namespace == NAMESPACE:
             sections[name] = _decode(value)
     return sections, issues
+
+
+def _plaintext_secrets(source: StackSource) -> list[ConfigIssue]:
+    """A secret key written in the stack file in clear text: refused, and never echoed.
+
+    Read from the file itself (``pulumi config set --secret`` writes ``{secure: ...}``,
+    leaf by leaf with ``--path``): the running program receives secrets decrypted, so the
+    values it is handed cannot tell the two apart.
+    """
+    try:
+        doc = yaml.safe_load(source.text) if source.text else None
+    except yaml.YAMLError:
+        return []  # read_stack_file reports a file YAML cannot read
+    config = doc.get("config") if isinstance(doc, Mapping) else None
+    if not isinstance(config, Mapping):
+        return []
+    issues: list[ConfigIssue] = []
+    for key, value in config.items():
+        name = str(key).removeprefix(f"{NAMESPACE}:")
+        if name not in SECRET_KEYS or ":" in name:
+            continue
+        how = SECRET_KEYS[name].rsplit("; ", 1)[-1]
+        if name in SECRET_MAPS:
+            issues += _secret_map_names(name, value, how)
+        for path in _clear_leaves(value, (name,)):
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"is a secret but is written in clear text (value not shown): remove it "
+                    f"from the file, rotate it, and {how}",
+                )
+            )
+    return issues
+
+
+def _secret_map_names(name: str, value: Any, how: str) -> list[ConfigIssue]:
+    """A secret that is a map of names to secrets (``--path``): the names are plain text."""
+    if not isinstance(value, Mapping) or is_secure(value):
+        return [ConfigIssue((name,), f"must map each tenant to its own secret: {how}")]
+    return [
+        ConfigIssue((name, str(k)), f"must be {TENANT_WORDS}", str(k))
+        for k in value
+        if not re.fullmatch(TENANT_PATTERN, str(k))
+    ]
+
+
+def _clear_leaves(value: Any, path: tuple[PathPart, ...]) -> list[tuple[PathPart, ...]]:
+    if is_secure(value):
+        return []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _clear_leaves(v, (*path, str(k)))]
+    return [path]
 
 
 def is_secure(value: Any) -> bool:
