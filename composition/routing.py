@@ -18,6 +18,9 @@ import pulumi
 
 from blueprint import outputs as out
 from blueprint import tags
+from blueprint.modelrepo.llm import HEALTH_PATH as LLM_HEALTH_PATH
+from blueprint.modelrepo.llm import SERVED_PORT as LLM_PORT
+from blueprint.modelrepo.llm import is_llm
 from blueprint.modelrepo.pins import misaligned, model_pins
 from blueprint.schema import NAMESPACE, AuthMode, Cloud, GatewayExposure, RoutingConfig, StackConfig
 from blueprint.triton import HTTP_PORT
@@ -89,6 +92,18 @@ def core(ctx: StackContext) -> Core | None:
     return Core(reference=reference, alignment=check_edge_against_core(ctx.config, pins, reference))
 
 
+def service_target(cfg: StackConfig, deployment: str) -> ServiceTarget:
+    """A deployment's Service: vLLM's OpenAI server for an LLM deployment, else Triton."""
+    if any(is_llm(m) for m in cfg.models[deployment].repo_models):
+        return ServiceTarget(
+            service=deployment,
+            namespace=SERVING_NAMESPACE,
+            port=LLM_PORT,
+            health_path=LLM_HEALTH_PATH,
+        )
+    return ServiceTarget(service=deployment, namespace=SERVING_NAMESPACE, port=HTTP_PORT)
+
+
 def route_targets(
     cfg: StackConfig, serverless: Serverless, core: pulumi.StackReference | None
 ) -> dict[str, Target]:
@@ -98,9 +113,7 @@ def route_targets(
         return targets
     for name, cls in cfg.routing.classes.items():
         if cls.target.deployment is not None:
-            targets[name] = ServiceTarget(
-                service=cls.target.deployment, namespace=SERVING_NAMESPACE, port=HTTP_PORT
-            )
+            targets[name] = service_target(cfg, cls.target.deployment)
         elif cls.target.serverless in serverless.sagemaker:
             targets[name] = SageMakerTarget(
                 endpoint_name=serverless.sagemaker[cls.target.serverless].endpoint_name

@@ -236,6 +236,40 @@ def test_no_route_reaches_a_non_inference_path(plans: dict[str, Plan], stack: st
     assert routed(plan, READY_PATH) == [health["name"]]
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_health_route_asks_its_backend_a_path_the_backend_serves(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    """vLLM answers readiness on /health, Triton on /v2/health/ready: the public health
+    path is rewritten to the default class's own, on the port its Service serves."""
+    plan = plans[stack]
+    (health,) = [r for r in routes(plan) if r["name"].endswith("-health")]
+    rule = health["inputs"]["spec"]["rules"][0]
+    (ref,) = rule["backendRefs"]
+    services = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]
+        for r in plan.by_type("kubernetes:core/v1:Service")
+    }
+    if ref.get("kind", "Service") != "Service" or ref["name"] not in services:
+        return  # the core gateway or a serverless endpoint (checked by the routing tests)
+    deployments = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]
+        for r in plan.by_type("kubernetes:apps/v1:Deployment")
+    }
+    pod = deployments[ref["name"]]["spec"]["template"]["spec"]
+    (server,) = [c for c in pod["containers"] if c["name"] in ("triton", "vllm")]
+    probe = server["readinessProbe"]["httpGet"]["path"]
+    rewrites = [
+        f["urlRewrite"]["path"]["replaceFullPath"]
+        for f in rule.get("filters", [])
+        if f["type"] == "URLRewrite" and "path" in f["urlRewrite"]
+    ]
+    asked = rewrites[-1] if rewrites else READY_PATH
+    assert asked == probe, f"{stack}: the health check asks {asked}, the server answers {probe}"
+    ports = [p["port"] for p in services[ref["name"]]["spec"]["ports"]]
+    assert ref["port"] in ports
+
+
 def test_the_path_regex_is_the_one_every_inference_rule_uses(plans: dict[str, Plan]) -> None:
     for stack in STACKS:
         for route in routes(plans[stack]):

@@ -54,11 +54,14 @@ HEALTH_PATH = READY_PATH
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceTarget:
-    """A Triton deployment's Service on this cluster."""
+    """A serving deployment's Service on this cluster (Triton, or the LLM tier's vLLM)."""
 
     service: str
     namespace: str
     port: int = HTTP_PORT
+    health_path: str = READY_PATH
+    """Where the backend answers its readiness (Triton ``/v2/health/ready``, vLLM
+    ``/health``): the public health path is rewritten to it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,7 +290,12 @@ def health_route(
         "matches": [{"path": {"type": "Exact", "value": path}}],
         "backendRefs": [_backend_ref("health", target)],
     }
-    if filters := _filters(target):
+    filters = _filters(target)
+    if isinstance(target, ServiceTarget) and target.health_path != path:
+        # The backend's own readiness path (vLLM answers /health, not Triton's).
+        rewrite = {"type": "ReplaceFullPath", "replaceFullPath": target.health_path}
+        filters = [*filters, {"type": "URLRewrite", "urlRewrite": {"path": rewrite}}]
+    if filters:
         rule["filters"] = filters
     return {
         "apiVersion": GATEWAY_API,
