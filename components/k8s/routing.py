@@ -60,8 +60,8 @@ class ServiceTarget:
     namespace: str
     port: int = HTTP_PORT
     health_path: str = READY_PATH
-    """Where the backend answers its readiness (Triton ``/v2/health/ready``, vLLM
-    ``/health``): the public health path is rewritten to it."""
+    """Where the backend answers its readiness (Triton's ready path by default; the LLM
+    tier passes vLLM's): the public health path is rewritten to it."""
 
 
 @dataclass(frozen=True, kw_only=True)
