@@ -4,6 +4,10 @@ Two entry points: :func:`load_stack_file` for a stack file on disk (the offline
 preview, the tools and the tests) and :func:`validate_config` for a ``config:``
 mapping already read, which the composition root (``composition/context.py``, the
 only reader of Pulumi config) uses for the running program.
+
+A secret key (``blueprint.schema.SECRET_KEYS``) is accepted only encrypted: as the
+``{secure: ...}`` envelope in a stack file, or, in the running program, where the
+engine hands it over decrypted, as a key the engine lists as secret.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 
 from blueprint.config import yamlsafe
@@ -214,7 +219,16 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
                 )
             )
         elif namespace == NAMESPACE and name in SECRET_KEYS:
-            continue  # read by the composition with Pulumi's secret API, never here
+            # Read by the composition with Pulumi's secret API, never here; but a value
+            # written in plain text would sit unencrypted in the stack file and in git.
+            if not (is_secure(value) or runtime_config.is_config_secret(str(key))):
+                issues.append(
+                    ConfigIssue(
+                        (name,),
+                        "is a secret but is set in plain text; remove it from the stack "
+                        f"file and set it with `pulumi config set --secret {key} <value>`",
+                    )
+                )
         elif namespace == NAMESPACE and is_secure(value):
             issues.append(
                 ConfigIssue(
