@@ -35,6 +35,9 @@ NAMESPACE = "llm-inference"
 SECRET_KEYS = {
     "hubToken": "the model hub token the opt-in weights import uses for gated models; "
     "set it with `pulumi config set --secret llm-inference:hubToken`",
+    "gatewayApiKeys": "the gateway's API keys, one per tenant (the tenant is the key's client "
+    "id); set each with `pulumi config set --secret --path "
+    "'llm-inference:gatewayApiKeys.<tenant>' <key>`",
     "alertSmtpPassword": "the SMTP password of monitoring.smtp.username, for the alert "
     "e-mails; set it with `pulumi config set --secret llm-inference:alertSmtpPassword`",
     "alertPagerdutyRoutingKey": "the PagerDuty Events API v2 routing key the pages go to "
@@ -48,7 +51,9 @@ SECRET_KEYS = {
 }
 """Keys that hold secrets: never part of :class:`StackConfig` (which is plain data that
 tools print); the composition reads them with Pulumi's secret API, so they stay
-``[secret]`` in state and outputs. The loader refuses one set in plain text."""
+``[secret]`` in state and outputs."""
+SECRET_MAPS = frozenset({"gatewayApiKeys"})
+"""Secret keys that map names (tenants) to secrets, each set with ``--path``."""
 
 
 class Model(BaseModel):
@@ -572,6 +577,91 @@ class DnsConfig(Model):
     )
 
 
+HttpsUrl = Annotated[str, _matching(r"https://[^\s/]+(/\S*)?", "an https:// URL")]
+TENANT_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+TENANT_WORDS = (
+    "a tenant name (a-z, 0-9 and '-', starting and ending with a letter or digit, 63 at most)"
+)
+TenantName = Annotated[str, _matching(TENANT_PATTERN, TENANT_WORDS)]
+"""A tenant as the gateway knows it: an API key's client id, or a JWT tenant claim's value."""
+
+
+class GatewayExposure(StrEnum):
+    """Who reaches the gateway's load balancer."""
+
+    PUBLIC = "public"
+    """Anyone on the internet (auth required)."""
+    RESTRICTED = "restricted"
+    """An internet-facing load balancer that admits only ``sourceRanges``."""
+    INTERNAL = "internal"
+    """A load balancer inside the VPC (AWS internal NLB, GKE internal passthrough LB)."""
+
+
+class AuthMode(StrEnum):
+    API_KEY = "apiKey"
+    JWT = "jwt"
+
+
+class GatewayAuth(Model):
+    """Who may call the API; the caller's tenant comes from this identity, never from a header
+    the caller sends."""
+
+    mode: AuthMode = Field(
+        description="apiKey (keys from the stack secret gatewayApiKeys, one per tenant) or "
+        "jwt (tokens of one issuer, checked against its JWKS)"
+    )
+    api_key_header: HeaderName = Field(
+        default="x-api-key", description="apiKey: the request header that carries the key"
+    )
+    issuer: HttpsUrl | None = Field(default=None, description="jwt: the tokens' iss")
+    jwks_uri: HttpsUrl | None = Field(
+        default=None, description="jwt: the https:// URL of the issuer's JSON Web Key Set"
+    )
+    audiences: list[str] = Field(
+        default_factory=list, max_length=8, description="jwt: accepted aud values (none: any)"
+    )
+    tenant_claim: (
+        Annotated[str, _matching(r"[A-Za-z0-9_.:/-]{1,253}", "a JWT claim name such as tenant")]
+        | None
+    ) = Field(default=None, description="jwt: the claim that names the caller's tenant")
+
+
+RateUnit = Literal["Second", "Minute", "Hour", "Day"]
+
+
+class RateLimitValue(Model):
+    requests: Int = Field(ge=1, le=4_000_000_000, description="requests allowed per unit")
+    unit: RateUnit = Field(description="Second, Minute, Hour or Day")
+
+
+class GatewayRateLimit(Model):
+    """Per-tenant request limits, enforced by each gateway replica (Envoy's local rate limit)."""
+
+    requests: Int = Field(ge=1, le=4_000_000_000, description="requests per unit, per tenant")
+    unit: RateUnit = Field(description="Second, Minute, Hour or Day")
+    tenants: dict[TenantName, RateLimitValue] = Field(
+        default_factory=dict, description="tenant -> its own limit instead of the default"
+    )
+
+
+class GatewayConfig(Model):
+    """The gateway's exposure, authentication and per-tenant rate limits."""
+
+    exposure: GatewayExposure = Field(
+        description="public, restricted (internet-facing, sourceRanges only) or internal "
+        "(a load balancer inside the VPC)"
+    )
+    source_ranges: list[Cidr] = Field(
+        default_factory=list, description="CIDRs admitted by the load balancer (restricted)"
+    )
+    auth: GatewayAuth | None = Field(
+        default=None, description="apiKey or jwt; required when exposure is public"
+    )
+    rate_limit: GatewayRateLimit | None = Field(
+        default=None, description="per-tenant limits (needs auth: the tenant is the identity)"
+    )
+
+
 class RoutingConfig(Model):
     """Tiered routing: a Gateway API HTTPRoute on the entry cluster, by a header tag."""
 
@@ -583,6 +673,9 @@ class RoutingConfig(Model):
         default=None, description="signs gateway calls to SageMaker endpoints"
     )
     tls_secret: Name = Field(default="llm-gateway-tls", description="the listener's certificate")
+    gateway: GatewayConfig = Field(
+        description="exposure (public, restricted, internal), auth and per-tenant rate limits"
+    )
     dns: DnsConfig | None = Field(default=None, description="the API's public DNS name")
     classes: dict[Name, RoutingClass] = Field(
         default_factory=dict, description="request class name -> tier and target"

@@ -97,6 +97,14 @@ def secret(key: str) -> pulumi.Output[str] | None:
     return pulumi.Config(NAMESPACE).get_secret(key)
 
 
+def secret_object(key: str) -> pulumi.Output[Any] | None:
+    """A structured stack secret (set leaf by leaf with ``--secret --path``), parsed, kept
+    secret; None when the stack does not set it."""
+    if key not in SECRET_KEYS:
+        raise KeyError(f"{key} is not one of the blueprint's secret keys ({sorted(SECRET_KEYS)})")
+    return pulumi.Config(NAMESPACE).get_secret_object(key)
+
+
 def required(value: T | None, key: str) -> T:
     """A value the config rules guarantee at this point of the composition.
 

@@ -18,29 +18,54 @@ import pulumi
 
 from blueprint import outputs as out
 from blueprint import tags
+from blueprint.modelrepo.llm import HEALTH_PATH as LLM_HEALTH_PATH
+from blueprint.modelrepo.llm import SERVED_PORT as LLM_PORT
+from blueprint.modelrepo.llm import is_llm
 from blueprint.modelrepo.pins import misaligned, model_pins
-from blueprint.schema import Cloud, StackConfig
+from blueprint.schema import NAMESPACE, AuthMode, Cloud, GatewayExposure, RoutingConfig, StackConfig
 from blueprint.triton import HTTP_PORT
 from components.aws.dns import ApiZone, ApiZoneArgs, RegionalApiRecord, RegionalApiRecordArgs
 from components.aws.sagemaker import SageMakerInvoker, SageMakerInvokerArgs
 from components.k8s.handle import ClusterHandle
 from components.k8s.routing import (
     HEALTH_PATH,
+    ApiKeyAuth,
+    Auth,
     CoreTarget,
+    JwtAuth,
+    Limit,
     SageMakerTarget,
     ServiceTarget,
     SigV4Proxy,
     Target,
+    TenantRateLimit,
     TieredRouting,
     TieredRoutingArgs,
 )
-from composition.context import StackContext, required
+from composition.context import StackContext, required, secret_object
 from composition.foundation import Foundation
 from composition.serverless import Serverless
 from composition.serving import SERVING_NAMESPACE
 
 ROUTING_NAMESPACE = "llm-gateway"
 SIGV4_SERVICE_ACCOUNT = "sagemaker-sigv4"
+API_KEYS_SECRET = "gatewayApiKeys"  # noqa: S105 (a config key's name, not a password)
+
+LOAD_BALANCER_ANNOTATIONS: Mapping[Cloud, Mapping[GatewayExposure | None, Mapping[str, str]]] = {
+    # The in-tree AWS cloud provider's NLB; internal: inside the VPC only.
+    Cloud.AWS: {
+        None: {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
+        GatewayExposure.INTERNAL: {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
+    },
+    # GKE's internal passthrough Network Load Balancer.
+    Cloud.GCP: {GatewayExposure.INTERNAL: {"networking.gke.io/load-balancer-type": "Internal"}},
+}
+"""Per cloud, the gateway load balancer's annotations: always (None), and per exposure."""
+
+
+def load_balancer_annotations(cloud: Cloud, exposure: GatewayExposure) -> dict[str, str]:
+    table = LOAD_BALANCER_ANNOTATIONS.get(cloud, {})
+    return {**table.get(None, {}), **table.get(exposure, {})}
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,18 @@ def core(ctx: StackContext) -> Core | None:
     return Core(reference=reference, alignment=check_edge_against_core(ctx.config, pins, reference))
 
 
+def service_target(cfg: StackConfig, deployment: str) -> ServiceTarget:
+    """A deployment's Service: vLLM's OpenAI server for an LLM deployment, else Triton."""
+    if any(is_llm(m) for m in cfg.models[deployment].repo_models):
+        return ServiceTarget(
+            service=deployment,
+            namespace=SERVING_NAMESPACE,
+            port=LLM_PORT,
+            health_path=LLM_HEALTH_PATH,
+        )
+    return ServiceTarget(service=deployment, namespace=SERVING_NAMESPACE, port=HTTP_PORT)
+
+
 def route_targets(
     cfg: StackConfig, serverless: Serverless, core: pulumi.StackReference | None
 ) -> dict[str, Target]:
@@ -76,9 +113,7 @@ def route_targets(
         return targets
     for name, cls in cfg.routing.classes.items():
         if cls.target.deployment is not None:
-            targets[name] = ServiceTarget(
-                service=cls.target.deployment, namespace=SERVING_NAMESPACE, port=HTTP_PORT
-            )
+            targets[name] = service_target(cfg, cls.target.deployment)
         elif cls.target.serverless in serverless.sagemaker:
             targets[name] = SageMakerTarget(
                 endpoint_name=serverless.sagemaker[cls.target.serverless].endpoint_name
@@ -135,6 +170,7 @@ def build(
             region=cfg.aws.region,
             service_account_annotations=annotations,
         )
+    gw = routing.gateway
     return TieredRouting(
         ctx.name("routing"),
         TieredRoutingArgs(
@@ -145,15 +181,64 @@ def build(
             envoy_gateway_version=routing.envoy_gateway_version,
             tls_secret=routing.tls_secret,
             sigv4=sigv4,
-            load_balancer_annotations=(
-                {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
-                if entry.cloud == Cloud.AWS.value
-                else {}
+            load_balancer_annotations=load_balancer_annotations(Cloud(entry.cloud), gw.exposure),
+            load_balancer_source_ranges=[str(r) for r in gw.source_ranges],
+            auth=gateway_auth(routing),
+            rate_limit=(
+                TenantRateLimit(
+                    default=Limit(requests=gw.rate_limit.requests, unit=gw.rate_limit.unit),
+                    tenants={
+                        t: Limit(requests=v.requests, unit=v.unit)
+                        for t, v in sorted(gw.rate_limit.tenants.items())
+                    },
+                )
+                if gw.rate_limit is not None
+                else None
             ),
+            health_path=routing.dns.health_check_path if routing.dns else HEALTH_PATH,
             labels={tags.K8S_PREFIX + "stack": ctx.stack},
         ),
         opts=pulumi.ResourceOptions(provider=entry.provider),
     )
+
+
+def gateway_auth(routing: RoutingConfig) -> Auth | None:
+    """The gateway's auth from the config; API keys from the stack secret (refused when unset)."""
+    auth = routing.gateway.auth
+    if auth is None:
+        return None
+    if auth.mode is AuthMode.JWT:
+        return JwtAuth(
+            issuer=required(auth.issuer, "routing.gateway.auth.issuer"),
+            jwks_uri=required(auth.jwks_uri, "routing.gateway.auth.jwksUri"),
+            tenant_claim=required(auth.tenant_claim, "routing.gateway.auth.tenantClaim"),
+            audiences=tuple(auth.audiences),
+        )
+    keys = secret_object(API_KEYS_SECRET)
+    if keys is None:
+        raise pulumi.RunError(
+            f"routing.gateway.auth: mode apiKey reads the tenants' keys from the stack secret "
+            f"{NAMESPACE}:{API_KEYS_SECRET}; set one per tenant with `pulumi config set --secret "
+            f"--path '{NAMESPACE}:{API_KEYS_SECRET}.<tenant>' <key>`"
+        )
+    return ApiKeyAuth(keys=keys.apply(_key_map), header=auth.api_key_header)
+
+
+def _key_map(value: Any) -> dict[str, str]:
+    """The decrypted key map, checked without ever showing a key."""
+    if not isinstance(value, Mapping) or not value:
+        raise pulumi.RunError(
+            f"{NAMESPACE}:{API_KEYS_SECRET} must map each tenant to its key (value not shown); "
+            "set it with `pulumi config set --secret --path "
+            f"'{NAMESPACE}:{API_KEYS_SECRET}.<tenant>' <key>`"
+        )
+    bad = sorted(str(t) for t, k in value.items() if not isinstance(k, str) or not k)
+    if bad:
+        raise pulumi.RunError(
+            f"{NAMESPACE}:{API_KEYS_SECRET}: the keys of {', '.join(bad)} are not non-empty "
+            "strings (values not shown)"
+        )
+    return {str(t): str(k) for t, k in sorted(value.items())}
 
 
 def build_dns(
@@ -225,6 +310,14 @@ def check_edge_against_core(
         else:
             problems += misaligned(own_pins, pins)
         core_classes = set((routing or {}).get("classes", {}))
+        own_auth = auth_export(cfg.routing) if cfg.routing else None
+        core_auth = (routing or {}).get("auth")
+        if edge.delegate_classes and own_auth != core_auth:
+            problems.append(
+                f"routing.gateway.auth: the edge hands delegated classes to the core with the "
+                f"caller's credential, which the core checks again, but the core's auth is "
+                f"{core_auth} and the edge's {own_auth}; use the same auth on both"
+            )
         for cls in served:
             if cls not in core_classes:
                 problems.append(
@@ -251,4 +344,16 @@ def routing_export(cfg: StackConfig) -> dict[str, Any] | None:
         "defaultClass": cfg.routing.default_class,
         "classes": {n: c.tier.value for n, c in sorted(cfg.routing.classes.items())},
         "delegated": list(cfg.edge.delegate_classes) if cfg.edge else [],
+        "auth": auth_export(cfg.routing),
     }
+
+
+def auth_export(routing: RoutingConfig) -> dict[str, Any] | None:
+    """What the edge must share with its core to hand delegated requests over: the core
+    checks the forwarded credential again."""
+    auth = routing.gateway.auth
+    if auth is None:
+        return None
+    if auth.mode is AuthMode.JWT:
+        return {"mode": auth.mode.value, "issuer": auth.issuer, "audiences": list(auth.audiences)}
+    return {"mode": auth.mode.value, "header": auth.api_key_header}

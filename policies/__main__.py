@@ -3,14 +3,13 @@
 Only assembles the pack: the policies live in importable modules (policies.cost,
 policies.reliability, policies.security) so that tests and the offline preview
 can run them without this file, which starts a gRPC server and blocks.
+
+Pulumi runs this file with policies/ as the script directory, so ``policies.*``
+and ``blueprint.*`` are not found next to it: they come from the installed
+``llm-inference-blueprint`` distribution in the pack's own virtualenv
+(PulumiPolicy.yaml: ``venv``; requirements.txt says which release, README.md how
+it is built). Nothing here edits ``sys.path``.
 """
-
-import sys
-from pathlib import Path
-
-# Pulumi runs this file with policies/ as the script directory; the policies import
-# the blueprint package from the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 

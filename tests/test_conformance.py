@@ -50,8 +50,24 @@ NOT_EVALUATED = {
     # The Secrets the monitoring component fills with Pulumi secrets (Alertmanager's
     # configuration, Grafana's admin): the plan records [secret], not the data's shape.
     "Kubernetes 1.33 Secret: a Pulumi secret, recorded as [secret]: its shape is not known",
+    # Envoy Gateway's policy CRDs: the chart installs them, the facts folder left them out.
+    *(
+        f"no CRD in the upstream facts: gateway-helm v1.5.9 installs {kind} from "
+        f"{GATEWAY_CRDS}/generated/gateway.envoyproxy.io_{plural}.yaml, which the facts folder "
+        f"left out (SOURCES.md, Trimmed); gather it with `make upstream-facts` to check "
+        f"{kind} objects"
+        for kind, plural in (
+            ("ClientTrafficPolicy", "clienttrafficpolicies"),
+            ("SecurityPolicy", "securitypolicies"),
+            ("BackendTrafficPolicy", "backendtrafficpolicies"),
+        )
+    ),
 }
 """Every rule the checks report as not evaluated on the real plans, and why (above)."""
+
+NO_CRD_IN_FACTS = {"ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy"}
+"""Kinds the plans create whose CRD the upstream facts folder does not hold (SOURCES.md,
+Trimmed): reported as not evaluated, never counted as validated."""
 
 
 @pytest.fixture(scope="session")
@@ -134,10 +150,16 @@ def test_every_kubernetes_object_of_every_stack_is_validated(
     plans: dict[str, Plan], facts: Path
 ) -> None:
     coverage = kubernetes.coverage(plans, facts)
+    gaps = kubernetes.unvalidated_kinds(plans, facts)
     assert set(coverage) == set(plans)
     for stack, (validated, total) in coverage.items():
         assert total > 30, stack
-        assert validated == total, f"{stack}: {validated}/{total}"
+        # Only the kinds without a CRD in the facts go unvalidated, and they are counted.
+        assert set(gaps[stack]) <= NO_CRD_IN_FACTS, gaps[stack]
+        assert validated + sum(gaps[stack].values()) == total, f"{stack}: {validated}/{total}"
+    # Every stack with a gateway strips the tenant header; public ones authenticate.
+    assert all("ClientTrafficPolicy" in gaps[s] for s in plans)
+    assert {"SecurityPolicy", "BackendTrafficPolicy"} <= set(gaps["prod"])
     kinds = {
         r["type"].rsplit(":", 1)[-1]
         for plan in plans.values()
@@ -224,6 +246,34 @@ def test_a_label_value_the_api_server_refuses(plans: dict[str, Plan], facts: Pat
 
 # ---------------------------------------------------------------------------
 # crd-schema: the CRD at the version the cluster pins, CEL rules included
+
+
+def test_a_kind_the_chart_does_not_define_is_an_error(plans: dict[str, Plan], facts: Path) -> None:
+    """Only kinds the facts folder says it left out are "not evaluated"; any other kind the
+    pinned chart lacks is what the API server would refuse."""
+
+    def rename(inputs: dict[str, Any]) -> None:
+        inputs["kind"] = "SecurityPolicies"
+
+    plan, res = plant(plans, "prod", "prod-routing-auth", rename)
+    (finding,) = [f for f in errors("crd-schema", plan, facts) if f.key.startswith(res["name"])]
+    assert finding.message == (
+        "gateway-helm v1.5.9 defines no SecurityPolicies in API group gateway.envoyproxy.io"
+    )
+
+
+def test_a_kind_left_out_of_the_facts_is_reported_not_passed(
+    plans: dict[str, Plan], facts: Path
+) -> None:
+    plan = plans["prod"]
+    findings = check("crd-schema").run({"prod": plan}, facts)
+    auth = [f for f in findings if f.key == "prod-routing-auth"]
+    assert [f.not_evaluated for f in auth] == [True]
+    assert "no CRD in the upstream facts" in auth[0].message
+    assert kubernetes.unvalidated_kinds({"prod": plan}, facts)["prod"]["SecurityPolicy"] == 1
+    assert upstream.trimmed_kinds(facts, "envoyproxy/gateway", "v1.5.9")["SecurityPolicy"] == (
+        "charts/gateway-helm/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml"
+    )
 
 
 def test_a_crd_field_of_a_later_version(plans: dict[str, Plan], facts: Path) -> None:

@@ -117,6 +117,7 @@ def test_dashboards_lose_the_panels_a_cluster_cannot_fill() -> None:
     assert "Response cache hit ratio" not in titles
     assert set(dashboards.all_dashboards()) == {
         "llm-inference-serving",
+        "llm-inference-llm",
         "llm-inference-gpus",
         "llm-inference-cost",
     }

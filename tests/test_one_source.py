@@ -21,7 +21,12 @@ PACKAGES = ("blueprint", "components", "composition", "policies", "tools", "stac
 
 def sources() -> Iterator[tuple[Path, ast.Module]]:
     for package in PACKAGES:
+        # A virtualenv inside a package is not the project's code (`make policy-venv`
+        # puts the policy pack's own in policies/venv).
+        venvs = [cfg.parent for cfg in (REPO / package).glob("*/pyvenv.cfg")]
         for path in sorted((REPO / package).rglob("*.py")):
+            if any(path.is_relative_to(venv) for venv in venvs):
+                continue
             yield path.relative_to(REPO), ast.parse(path.read_text(encoding="utf-8"))
 
 

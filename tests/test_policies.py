@@ -268,4 +268,5 @@ def test_main_only_assembles_the_pack() -> None:
         (Path(__file__).resolve().parents[1] / "policies" / "PulumiPolicy.yaml").read_text()
     )
     assert pack_yaml["runtime"]["name"] == "python"
-    assert pack_yaml["runtime"]["options"]["virtualenv"] == "../.venv"
+    # The pack's own virtualenv: tests/test_policy_pack.py
+    assert pack_yaml["runtime"]["options"]["virtualenv"] == "venv"

@@ -41,7 +41,8 @@ def kube(plan: Plan, kind: str) -> list[dict[str, Any]]:
 
 
 def route_rules(plan: Plan) -> list[dict[str, Any]]:
-    (route,) = kube(plan, "HTTPRoute")
+    """The rules of the classes' route (the health path has a route of its own)."""
+    (route,) = [r for r in kube(plan, "HTTPRoute") if r["name"].endswith("-classes")]
     return route["inputs"]["spec"]["rules"]
 
 

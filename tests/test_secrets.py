@@ -108,8 +108,8 @@ def test_a_secret_key_set_in_plain_text_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_stack_file(folder / "Pulumi.dev.yaml")
     text = str(info.value)
-    assert "llm-inference:alertSlackWebhookUrl: is a secret but is set in plain text" in text
-    assert "pulumi config set --secret llm-inference:alertSlackWebhookUrl <value>" in text
+    assert "llm-inference:alertSlackWebhookUrl: is a secret but is written in clear text" in text
+    assert "pulumi config set --secret llm-inference:alertSlackWebhookUrl" in text
     assert "https://example.com/x" not in text  # the message never repeats the value
 
 

@@ -4,16 +4,13 @@ Two entry points: :func:`load_stack_file` for a stack file on disk (the offline
 preview, the tools and the tests) and :func:`validate_config` for a ``config:``
 mapping already read, which the composition root (``composition/context.py``, the
 only reader of Pulumi config) uses for the running program.
-
-A secret key (``blueprint.schema.SECRET_KEYS``) is accepted only encrypted: as the
-``{secure: ...}`` envelope in a stack file, or, in the running program, where the
-engine hands it over decrypted, as a key the engine lists as secret.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -21,14 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 
 from blueprint.config import yamlsafe
 from blueprint.config.errors import ConfigError, ConfigIssue, PathPart
+from blueprint.config.esc import EscImport, environment_names, offline_values
 from blueprint.config.rules import SectionUnchecked, run_rules
 from blueprint.paths import STACK_DIR, display_path
-from blueprint.schema import NAMESPACE, SECRET_KEYS, StackConfig
+from blueprint.schema import (
+    NAMESPACE,
+    SECRET_KEYS,
+    SECRET_MAPS,
+    TENANT_PATTERN,
+    TENANT_WORDS,
+    StackConfig,
+)
 
 # Provider keys that would configure a second, ambient source of the same fact:
 # the blueprint builds explicit providers from its own keys.
@@ -49,6 +53,8 @@ class StackSource:
     def __init__(self, name: str, text: str | None) -> None:
         self.name = name
         self.text = text
+        self.imports: list[EscImport] = []
+        """The ESC environments the file imports, as the offline preview stood them in."""
         self._root: yaml.Node | None = None
         if text is not None:
             try:
@@ -109,7 +115,15 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], StackSource]:
         doc = {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigError(name, [ConfigIssue((), "must be a mapping with a 'config:' mapping")])
-    return dict(doc.get("config") or {}), source
+    config = dict(doc.get("config") or {})
+    if "environment" not in doc:
+        return config, source
+    # Imported ESC environments: their placeholder files stand in offline, under the
+    # stack file's own keys (which win, as with the Pulumi CLI).
+    names = environment_names(doc["environment"], name)
+    supplied, source.imports = offline_values(names, path.parent, name)
+    own = {k if ":" in str(k) else f"{NAMESPACE}:{k}" for k in config}
+    return {**{k: v for k, v in supplied.items() if k not in own}, **config}, source
 
 
 def load_stack_file(path: Path) -> StackConfig:
@@ -126,6 +140,7 @@ def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
     wait for). The ConfigError raised carries every issue found.
     """
     sections, issues = _split_namespaces(raw)
+    issues += _plaintext_secrets(source)
     config: StackConfig | None = None
     view: StackConfig | PartialConfig | None
     try:
@@ -144,6 +159,10 @@ def validate_config(raw: Mapping[str, Any], source: StackSource) -> StackConfig:
         if config is None and (view is None or waiting):
             which = ", ".join(waiting) if waiting else "every section"
             note = f"checks that read {which} run once those sections are fixed"
+        if source.imports and any(i.message == _MISSING for i in issues):
+            files = ", ".join(i.file for i in source.imports)
+            esc = f"a key the imported ESC environments supply offline goes in {files}"
+            note = f"{note}; {esc}" if note else esc
         raise ConfigError(source.name, issues, source.line_of, note)
     if config is None:  # no issue, yet no config: cannot happen, but never return None
         raise ConfigError(source.name, [ConfigIssue((), "could not be validated")])
@@ -219,16 +238,7 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
                 )
             )
         elif namespace == NAMESPACE and name in SECRET_KEYS:
-            # Read by the composition with Pulumi's secret API, never here; but a value
-            # written in plain text would sit unencrypted in the stack file and in git.
-            if not (is_secure(value) or runtime_config.is_config_secret(str(key))):
-                issues.append(
-                    ConfigIssue(
-                        (name,),
-                        "is a secret but is set in plain text; remove it from the stack "
-                        f"file and set it with `pulumi config set --secret {key} <value>`",
-                    )
-                )
+            continue  # read by the composition with Pulumi's secret API, never here
         elif namespace == NAMESPACE and is_secure(value):
             issues.append(
                 ConfigIssue(
@@ -241,6 +251,58 @@ def _split_namespaces(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Conf
         elif namespace == NAMESPACE:
             sections[name] = _decode(value)
     return sections, issues
+
+
+def _plaintext_secrets(source: StackSource) -> list[ConfigIssue]:
+    """A secret key written in the stack file in clear text: refused, and never echoed.
+
+    Read from the file itself (``pulumi config set --secret`` writes ``{secure: ...}``,
+    leaf by leaf with ``--path``): the running program receives secrets decrypted, so the
+    values it is handed cannot tell the two apart.
+    """
+    try:
+        doc = yaml.safe_load(source.text) if source.text else None
+    except yaml.YAMLError:
+        return []  # read_stack_file reports a file YAML cannot read
+    config = doc.get("config") if isinstance(doc, Mapping) else None
+    if not isinstance(config, Mapping):
+        return []
+    issues: list[ConfigIssue] = []
+    for key, value in config.items():
+        name = str(key).removeprefix(f"{NAMESPACE}:")
+        if name not in SECRET_KEYS or ":" in name:
+            continue
+        how = SECRET_KEYS[name].rsplit("; ", 1)[-1]
+        if name in SECRET_MAPS:
+            issues += _secret_map_names(name, value, how)
+        for path in _clear_leaves(value, (name,)):
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"is a secret but is written in clear text (value not shown): remove it "
+                    f"from the file, rotate it, and {how}",
+                )
+            )
+    return issues
+
+
+def _secret_map_names(name: str, value: Any, how: str) -> list[ConfigIssue]:
+    """A secret that is a map of names to secrets (``--path``): the names are plain text."""
+    if not isinstance(value, Mapping) or is_secure(value):
+        return [ConfigIssue((name,), f"must map each tenant to its own secret: {how}")]
+    return [
+        ConfigIssue((name, str(k)), f"must be {TENANT_WORDS}", str(k))
+        for k in value
+        if not re.fullmatch(TENANT_PATTERN, str(k))
+    ]
+
+
+def _clear_leaves(value: Any, path: tuple[PathPart, ...]) -> list[tuple[PathPart, ...]]:
+    if is_secure(value):
+        return []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _clear_leaves(v, (*path, str(k)))]
+    return [path]
 
 
 def is_secure(value: Any) -> bool:
@@ -263,6 +325,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_MISSING = "required key is missing"
+
+
 def _translate(exc: ValidationError, sections: Mapping[str, Any]) -> list[ConfigIssue]:
     issues = []
     for err in exc.errors(include_url=False):
@@ -273,7 +338,7 @@ def _translate(exc: ValidationError, sections: Mapping[str, Any]) -> list[Config
             issues.append(ConfigIssue(path, f"invalid name: {_plain(err['msg'])}", path[-1]))
             continue
         if kind == "missing":
-            issues.append(ConfigIssue(loc, "required key is missing"))
+            issues.append(ConfigIssue(loc, _MISSING))
         elif kind == "extra_forbidden":
             accepted = _accepted_keys(loc[:-1])
             where = "section" if len(loc) == 1 else "key"

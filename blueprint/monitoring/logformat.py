@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 TENANT_HEADER = "x-tenant"
-"""The request header that names the calling tenant (set by the caller or an auth layer)."""
+"""The request header that names the calling tenant: the cost-attribution key. The gateway
+removes a value the caller sends and sets it from the authenticated identity only (an API
+key's client id, or the JWT tenant claim): components/k8s/routing.py."""
 MODEL_HEADER = "x-model"
 """The request header that names the model, when the caller knows it."""
 REQUEST_ID_HEADER = "x-request-id"
@@ -74,8 +76,8 @@ def gateway_access_log(class_header: str) -> dict[str, Any]:
 
     The gateway does not parse bodies, so the prompt's length is ``prompt_bytes`` (the
     request body's size, ``%BYTES_RECEIVED%``), not characters; ``route`` is the request
-    class it routed on; ``model`` and ``tenant`` come from :data:`MODEL_HEADER` and
-    :data:`TENANT_HEADER` when callers send them (``-`` otherwise).
+    class it routed on; ``model`` comes from :data:`MODEL_HEADER` when callers send it,
+    ``tenant`` from :data:`TENANT_HEADER` as the gateway's auth set it (``-`` otherwise).
     """
     fields = {
         "ts": "%START_TIME%",

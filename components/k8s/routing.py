@@ -11,20 +11,30 @@ a SigV4-signing proxy (Deployment, Service, ServiceAccount) that the route rewri
 to ``/endpoints/<name>/invocations``; for classes delegated to the core, an Envoy
 Gateway ``Backend`` pointing at the core's gateway over TLS.
 
+The route matches only the inference paths (:mod:`blueprint.api_paths`); anything else
+has no route and gets a 404 from the gateway. A second route sends the health path alone
+(exact match, no auth: load balancer and DNS health checks carry no credentials) to the
+default class. Security (Envoy Gateway policies): a ``ClientTrafficPolicy`` removes the
+tenant header callers send before anything reads it; with auth, a ``SecurityPolicy`` on
+the inference route (API keys from a Kubernetes Secret, or JWTs of one issuer) sets the
+tenant header from the identity; with rate limits, a ``BackendTrafficPolicy`` gives each
+tenant its own local (per proxy replica) bucket.
+
 The route is built by :func:`http_route`, a pure function, so tests check the
 object against the Gateway API schema without a cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprint.monitoring.logformat import gateway_access_log
+from blueprint.api_paths import INFERENCE_PATH_REGEX
+from blueprint.monitoring.logformat import TENANT_HEADER, gateway_access_log
 from blueprint.triton import HTTP_PORT, READY_PATH
 from components._inputs import InputErrors
 
@@ -44,11 +54,14 @@ HEALTH_PATH = READY_PATH
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceTarget:
-    """A Triton deployment's Service on this cluster."""
+    """A serving deployment's Service on this cluster (Triton, or the LLM tier's vLLM)."""
 
     service: str
     namespace: str
     port: int = HTTP_PORT
+    health_path: str = READY_PATH
+    """Where the backend answers its readiness (Triton ``/v2/health/ready``, vLLM
+    ``/health``): the public health path is rewritten to it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +88,43 @@ Target = ServiceTarget | SageMakerTarget | CoreTarget
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiKeyAuth:
+    """API keys, one per tenant: the tenant is the key's client id."""
+
+    keys: pulumi.Input[Mapping[str, str]]
+    """Tenant -> key; a secret Output (the stack secret), stored only in a Kubernetes Secret."""
+    header: str = "x-api-key"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JwtAuth:
+    """JSON Web Tokens of one issuer, checked against its key set; the tenant is a claim."""
+
+    issuer: str
+    jwks_uri: str
+    tenant_claim: str
+    audiences: Sequence[str] = ()
+
+
+Auth = ApiKeyAuth | JwtAuth
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limit:
+    requests: int
+    unit: str
+    """Second, Minute, Hour or Day (Envoy Gateway's RateLimitUnit)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantRateLimit:
+    """Each tenant's own bucket (``default``, or its entry in ``tenants``), per proxy replica."""
+
+    default: Limit
+    tenants: Mapping[str, Limit] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SigV4Proxy:
     image: str
     region: str
@@ -96,7 +146,22 @@ class TieredRoutingArgs:
     """The listener's certificate (a kubernetes.io/tls Secret in ``namespace``)."""
     sigv4: SigV4Proxy | None = None
     load_balancer_annotations: Mapping[str, str] = field(default_factory=dict)
+    """E.g. the cloud's NLB or internal load balancer annotations."""
+    load_balancer_source_ranges: Sequence[str] = ()
+    """CIDRs the load balancer admits (none: every address its scheme reaches)."""
+    auth: Auth | None = None
+    rate_limit: TenantRateLimit | None = None
+    """Needs ``auth``: the tenant is the authenticated identity."""
+    tenant_header: str = TENANT_HEADER
+    """Set by the gateway from the identity; a value the caller sends is removed first."""
+    health_path: str = HEALTH_PATH
+    """Routed alone, without auth, to the default class (load balancer and DNS checks)."""
     labels: Mapping[str, str] = field(default_factory=dict)
+
+
+INFERENCE_PATHS: dict[str, str] = {"type": "RegularExpression", "value": INFERENCE_PATH_REGEX}
+"""The one path match of every inference rule. RegularExpression is implementation-specific
+in Gateway API; Envoy Gateway matches it (RE2) against the whole path."""
 
 
 def _backend_ref(cls: str, target: Target) -> dict[str, Any]:
@@ -143,7 +208,8 @@ def http_route(
     default_class: str | None,
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The HTTPRoute object: one exact header match per class, then the default.
+    """The HTTPRoute object: one exact header match per class, then the default; every
+    rule matches only the inference paths (:data:`INFERENCE_PATHS`).
 
     Gateway API gives a rule with a header match precedence over one without, so a
     tagged request always takes its class's rule and only untagged ones fall
@@ -154,7 +220,7 @@ def http_route(
         rule: dict[str, Any] = {
             "matches": [
                 {
-                    "path": {"type": "PathPrefix", "value": "/"},
+                    "path": INFERENCE_PATHS,
                     "headers": [{"type": "Exact", "name": header, "value": cls}],
                 }
             ],
@@ -166,7 +232,7 @@ def http_route(
     if default_class is not None:
         target = classes[default_class]
         rule = {
-            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+            "matches": [{"path": INFERENCE_PATHS}],
             "backendRefs": [_backend_ref(default_class, target)],
         }
         if filters := _filters(target):
@@ -206,6 +272,164 @@ def gateway(
     }
 
 
+def health_route(
+    *,
+    name: str,
+    namespace: str,
+    gateway: str,
+    path: str,
+    target: Target,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The HTTPRoute of the health path alone (exact match) to the default class's target.
+
+    Its own route, so the SecurityPolicy (on the inference route) does not cover it: load
+    balancer and DNS health checks carry no credentials.
+    """
+    rule: dict[str, Any] = {
+        "matches": [{"path": {"type": "Exact", "value": path}}],
+        "backendRefs": [_backend_ref("health", target)],
+    }
+    filters = _filters(target)
+    if isinstance(target, ServiceTarget) and target.health_path != path:
+        # The backend's own readiness path (vLLM answers /health, not Triton's).
+        rewrite = {"type": "ReplaceFullPath", "replaceFullPath": target.health_path}
+        filters = [*filters, {"type": "URLRewrite", "urlRewrite": {"path": rewrite}}]
+    if filters:
+        rule["filters"] = filters
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+        "spec": {"parentRefs": [{"name": gateway, "sectionName": "https"}], "rules": [rule]},
+    }
+
+
+def _target_ref(kind: str, name: str) -> dict[str, str]:
+    return {"group": "gateway.networking.k8s.io", "kind": kind, "name": name}
+
+
+def client_traffic_policy(
+    *, name: str, namespace: str, gateway: str, tenant_header: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """Envoy Gateway ``ClientTrafficPolicy`` on the Gateway: the tenant header a caller sends
+    is removed as the request arrives (``earlyRequestHeaders``: before routing and before any
+    filter), so only the gateway's own auth can set it."""
+    return {
+        "apiVersion": ENVOY_API,
+        "kind": "ClientTrafficPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "targetRefs": [_target_ref("Gateway", gateway)],
+            "headers": {"earlyRequestHeaders": {"remove": [tenant_header]}},
+        },
+    }
+
+
+def security_policy(
+    *,
+    name: str,
+    namespace: str,
+    route: str,
+    auth: Auth,
+    tenant_header: str,
+    key_secret: str,
+    forward_credential: bool,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """Envoy Gateway ``SecurityPolicy`` on the inference route: a request without valid
+    credentials gets 401; the tenant header is set from the identity.
+
+    API keys: ``apiKeyAuth`` with the keys of Secret ``key_secret`` (one data key per
+    tenant: the client id) and ``forwardClientIDHeader``; ``sanitize`` removes the key
+    before the backend unless ``forward_credential`` (the edge hands delegated requests to
+    the core, which checks the key again). JWT: one ``jwt`` provider (issuer, remote JWKS,
+    audiences) whose ``claimToHeaders`` copies the tenant claim into the header; Envoy
+    Gateway forwards the token itself.
+    """
+    spec: dict[str, Any] = {"targetRefs": [_target_ref("HTTPRoute", route)]}
+    if isinstance(auth, ApiKeyAuth):
+        spec["apiKeyAuth"] = {
+            "credentialRefs": [{"group": "", "kind": "Secret", "name": key_secret}],
+            "extractFrom": [{"headers": [auth.header]}],
+            "forwardClientIDHeader": tenant_header,
+            "sanitize": not forward_credential,
+        }
+    else:
+        provider: dict[str, Any] = {
+            "name": "tenants",
+            "issuer": auth.issuer,
+            "remoteJWKS": {"uri": auth.jwks_uri},
+            "claimToHeaders": [{"claim": auth.tenant_claim, "header": tenant_header}],
+        }
+        if auth.audiences:
+            provider["audiences"] = list(auth.audiences)
+        spec["jwt"] = {"providers": [provider]}
+    return {
+        "apiVersion": ENVOY_API,
+        "kind": "SecurityPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": spec,
+    }
+
+
+def _limit(limit: Limit) -> dict[str, Any]:
+    return {"requests": limit.requests, "unit": limit.unit}
+
+
+def rate_limit_policy(
+    *,
+    name: str,
+    namespace: str,
+    route: str,
+    limits: TenantRateLimit,
+    tenant_header: str,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """Envoy Gateway ``BackendTrafficPolicy`` on the inference route: a local rate limit with
+    one bucket per tenant (the header the SecurityPolicy set from the identity).
+
+    Rules (Envoy Gateway 1.5 local rate limit): a request takes the strictest rule it
+    matches, so the default rule is per distinct tenant *except* the tenants with their own
+    limit (an inverted regular expression), and each of those has an exact rule. The rule
+    without selectors is the bucket of requests that carry no tenant (a token without the
+    tenant claim): they share one bucket of the default size.
+    """
+    named = sorted(limits.tenants)
+    per_tenant: list[dict[str, Any]] = [{"name": tenant_header, "type": "Distinct"}]
+    if named:
+        per_tenant.append(
+            {
+                "name": tenant_header,
+                "type": "RegularExpression",
+                "value": "|".join(named),
+                "invert": True,
+            }
+        )
+    rules: list[dict[str, Any]] = [
+        {"limit": _limit(limits.default)},
+        {"clientSelectors": [{"headers": per_tenant}], "limit": _limit(limits.default)},
+    ]
+    for tenant in named:
+        rules.append(
+            {
+                "clientSelectors": [
+                    {"headers": [{"name": tenant_header, "type": "Exact", "value": tenant}]}
+                ],
+                "limit": _limit(limits.tenants[tenant]),
+            }
+        )
+    return {
+        "apiVersion": ENVOY_API,
+        "kind": "BackendTrafficPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "targetRefs": [_target_ref("HTTPRoute", route)],
+            "rateLimit": {"type": "Local", "local": {"rules": rules}},
+        },
+    }
+
+
 class TieredRouting(pulumi.ComponentResource):
     address: pulumi.Output[str]
     """The gateway's public address (load balancer hostname or IP): what DNS points at."""
@@ -226,6 +450,16 @@ class TieredRouting(pulumi.ComponentResource):
             not sagemaker or args.sigv4 is not None,
             "sigv4",
             f"classes {sagemaker} go to SageMaker endpoints, reached through the SigV4 proxy",
+        )
+        errors.check(
+            args.rate_limit is None or args.auth is not None,
+            "rate_limit",
+            "per-tenant limits need auth: the tenant is the authenticated identity",
+        )
+        errors.check(
+            args.health_path.startswith("/") and "//" not in args.health_path,
+            "health_path",
+            f"must be an absolute path (got {args.health_path!r})",
         )
         errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
@@ -257,19 +491,94 @@ class TieredRouting(pulumi.ComponentResource):
             default_class=args.default_class,
             labels=self._labels,
         )
-        k8s.apiextensions.CustomResource(
-            f"{name}-classes",
-            api_version=route["apiVersion"],
-            kind=route["kind"],
-            metadata=route["metadata"],
-            spec=route["spec"],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gw, *backends]),
-        )
+        after_gateway = pulumi.ResourceOptions(parent=self, depends_on=[gw, *backends])
+        self._custom(route, after_gateway)
+        if args.default_class is not None:
+            self._custom(
+                health_route(
+                    name=f"{name}-health",
+                    namespace=args.namespace,
+                    gateway=f"{name}-gateway",
+                    path=args.health_path,
+                    target=args.classes[args.default_class],
+                    labels=self._labels,
+                ),
+                after_gateway,
+            )
+        self._create_policies(gw, route_name=route["metadata"]["name"])
 
         ingress = lb.status.load_balancer.ingress
         self.address = ingress.apply(lambda i: (i[0].hostname or i[0].ip) if i else "")
         self.gateway_name = pulumi.Output.from_input(f"{name}-gateway")
         self.register_outputs({"address": self.address, "gateway_name": self.gateway_name})
+
+    def _custom(
+        self, doc: Mapping[str, Any], opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
+        """A custom resource from a rendered object, named as the object."""
+        return k8s.apiextensions.CustomResource(
+            str(doc["metadata"]["name"]),
+            api_version=doc["apiVersion"],
+            kind=doc["kind"],
+            metadata=doc["metadata"],
+            spec=doc["spec"],
+            opts=opts,
+        )
+
+    def _create_policies(self, gw: pulumi.Resource, route_name: str) -> None:
+        """The tenant header stripped on arrival; auth and per-tenant limits on the route."""
+        a = self._args
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[gw])
+        self._custom(
+            client_traffic_policy(
+                name=f"{self._name}-client",
+                namespace=a.namespace,
+                gateway=f"{self._name}-gateway",
+                tenant_header=a.tenant_header,
+                labels=self._labels,
+            ),
+            opts,
+        )
+        if a.auth is None:
+            return
+        key_secret = f"{self._name}-api-keys"
+        after: list[pulumi.Resource] = [gw]
+        if isinstance(a.auth, ApiKeyAuth):
+            # Data keys are the tenants (client ids), values their keys: all of it secret.
+            after.append(
+                k8s.core.v1.Secret(
+                    key_secret,
+                    metadata={"name": key_secret, "namespace": a.namespace, "labels": self._labels},
+                    type="Opaque",
+                    string_data=pulumi.Output.secret(a.auth.keys),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        self._custom(
+            security_policy(
+                name=f"{self._name}-auth",
+                namespace=a.namespace,
+                route=route_name,
+                auth=a.auth,
+                tenant_header=a.tenant_header,
+                key_secret=key_secret,
+                forward_credential=any(isinstance(t, CoreTarget) for t in a.classes.values()),
+                labels=self._labels,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+        if a.rate_limit is not None:
+            self._custom(
+                rate_limit_policy(
+                    name=f"{self._name}-limits",
+                    namespace=a.namespace,
+                    route=route_name,
+                    limits=a.rate_limit,
+                    tenant_header=a.tenant_header,
+                    labels=self._labels,
+                ),
+                opts,
+            )
 
     def _install_envoy_gateway(self) -> k8s.helm.v3.Release:
         return k8s.helm.v3.Release(
@@ -351,8 +660,11 @@ class TieredRouting(pulumi.ComponentResource):
                 "gateway.envoyproxy.io/owning-gateway-namespace": a.namespace,
             },
             "ports": [{"name": "https", "port": 443, "targetPort": LISTENER_PORT}],
+            # Keeps the client's address, which the source ranges are checked against.
             "externalTrafficPolicy": "Local",
         }
+        if a.load_balancer_source_ranges:
+            spec["loadBalancerSourceRanges"] = list(a.load_balancer_source_ranges)
         return k8s.core.v1.Service(
             f"{self._name}-lb",
             metadata=metadata,

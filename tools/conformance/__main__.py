@@ -66,13 +66,16 @@ def summary_lines(plans: Mapping[str, Plan], facts: Path, findings: Sequence[Fin
     skipped = Counter(f.check for f in findings if f.not_evaluated)
     lines = ["", "checks: " + ", ".join(f"{c.name} {errors[c.name]}" for c in all_checks())]
     objects = kubernetes.coverage(plans, facts)
+    gaps = kubernetes.unvalidated_kinds(plans, facts)
     containers = images.image_coverage(plans, facts)
     for stack in plans:
         done, total = objects[stack]
         known, all_containers = containers[stack]
+        missing = ", ".join(f"{kind} {n}" for kind, n in gaps[stack].items())
         lines.append(
-            f"  {stack}: {done}/{total} Kubernetes objects validated against a schema; "
-            f"{known}/{all_containers} containers' images have USER/entrypoint facts"
+            f"  {stack}: {done}/{total} Kubernetes objects validated against a schema"
+            + (f" (not validated: {missing})" if missing else "")
+            + f"; {known}/{all_containers} containers' images have USER/entrypoint facts"
         )
     if skipped:
         lines.append(

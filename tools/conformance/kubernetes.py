@@ -135,6 +135,7 @@ def crd_for(plan: Plan, cluster: Cluster | None, obj: Mapping[str, Any], facts: 
         repo, ref, path = upstream.MANAGED_CRDS[group]
         found = upstream.crds_at(facts, repo, ref, (path,))
         what = f"{repo}@{ref}"
+        crd_paths: tuple[str, ...] = (path,)
     else:
         installers = [
             (upstream.chart_of(str(r["inputs"].get("chart", "")), _repo(r)), r)
@@ -160,8 +161,19 @@ def crd_for(plan: Plan, cluster: Cluster | None, obj: Mapping[str, Any], facts: 
         ref = chart.tag_of(chart_version)
         found = upstream.crds_at(facts, chart.repo, ref, chart.crds)
         what = f"{chart.name} {chart_version}"
+        repo, crd_paths = chart.repo, chart.crds
     entry = found.get((group, kind))
     if entry is None:
+        left_out = upstream.trimmed_kinds(facts, repo, ref).get(kind)
+        if left_out is not None and any(
+            left_out == p or left_out.startswith(p.rstrip("/") + "/") for p in crd_paths
+        ):
+            return CrdLookup(
+                None,
+                not_evaluated=f"no CRD in the upstream facts: {what} installs {kind} from "
+                f"{repo}@{ref}:{left_out}, which the facts folder left out ({upstream.SOURCES}, "
+                f"Trimmed); gather it with `{upstream.FILL_COMMAND}` to check {kind} objects",
+            )
         return CrdLookup(None, problem=f"{what} defines no {kind} in API group {group}")
     doc, source = entry
     crd = upstream.crd_version(doc, source, version)
@@ -293,6 +305,19 @@ def coverage(plans: Mapping[str, Plan], facts: Path) -> dict[str, tuple[int, int
     return out
 
 
+def unvalidated_kinds(plans: Mapping[str, Plan], facts: Path) -> dict[str, dict[str, int]]:
+    """Per stack: kind -> how many of its objects no schema validated (coverage's gap, named)."""
+    out: dict[str, dict[str, int]] = {}
+    for stack, plan in plans.items():
+        kinds: dict[str, int] = {}
+        for resource, verdict in verdicts(plan, facts):
+            if verdict.schema is None:
+                kind = str(manifest(resource).get("kind"))
+                kinds[kind] = kinds.get(kind, 0) + 1
+        out[stack] = dict(sorted(kinds.items()))
+    return out
+
+
 def _dedupe_not_evaluated(findings: list[Finding]) -> list[Finding]:
     """One not-evaluated line per rule (the first object it applies to), not one per object."""
     seen: set[tuple[str, str]] = set()
@@ -328,4 +353,12 @@ def checks() -> list[Check]:
     return [_ObjectCheck("k8s-schema", native=True), _ObjectCheck("crd-schema", native=False)]
 
 
-__all__ = ["api_group", "checks", "coverage", "crd_for", "native_validator", "verdicts"]
+__all__ = [
+    "api_group",
+    "checks",
+    "coverage",
+    "crd_for",
+    "native_validator",
+    "unvalidated_kinds",
+    "verdicts",
+]

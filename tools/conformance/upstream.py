@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -290,6 +291,39 @@ def version_key(version: str) -> tuple[int | str, ...]:
 
 # ---------------------------------------------------------------------------
 # CRDs
+
+SOURCES = "SOURCES.md"
+_TRIMMED = re.compile(r"^- (?P<repo>[^@\s]+)@(?P<ref>[^:\s]+):(?P<path>[^:\s]+): (?P<what>.+)$")
+
+
+@cache
+def trimmed_kinds(facts: Path, repo: str, ref: str) -> dict[str, str]:
+    """Kinds whose CRD the facts folder left out on purpose (its ``SOURCES.md``, section
+    ``Trimmed``): kind -> the upstream file that defines it.
+
+    Lines read ``- <repo>@<ref>:<path>: not copied (<Kind> unused)`` or ``...: kept A, B;
+    dropped C, D``. A kind listed there is defined upstream but cannot be checked here; a
+    kind listed nowhere is not defined by the chart at all.
+    """
+    path = facts / SOURCES
+    if not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+    section = False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            section = line.strip() == "## Trimmed"
+            continue
+        m = _TRIMMED.match(line.strip()) if section else None
+        if m is None or m["repo"] != repo or m["ref"] != ref:
+            continue
+        what = m["what"]
+        if copied := re.fullmatch(r"not copied \((\w+) unused\)", what):
+            out[copied.group(1)] = m["path"]
+        elif "dropped " in what:
+            for kind in what.split("dropped ", 1)[1].split(","):
+                out[kind.strip()] = m["path"]
+    return out
 
 
 @dataclass(frozen=True)

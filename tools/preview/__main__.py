@@ -117,8 +117,9 @@ class Session:
                     continue
                 view = self.summarize(result)
                 self.progress.stop()
+                for note in result.notes:
+                    self.console.print(Text(f"  note: {note}"), soft_wrap=True)
                 self.show(view)
-                self.note_placeholders(result)
         finally:
             self.progress.stop()
         if self.views or self.failed:
@@ -127,21 +128,6 @@ class Session:
             )
             self.console.print(line, soft_wrap=True)
         return self.status
-
-    def note_placeholders(self, result: StackResult) -> None:
-        """Say which secrets the stack needs before ``pulumi up`` and how to set them."""
-        if not result.placeholders or self.args.quiet:
-            return
-        keys = ", ".join(result.placeholders)
-        self.console.print(
-            Text(
-                f"  note: {result.stack} previewed with offline placeholders for secrets its "
-                f"file does not set: {keys}; before `pulumi up` set each with "
-                "`pulumi config set --secret <key> <value>` (monitoring/README.md, Receivers)"
-            ),
-            soft_wrap=True,
-        )
-        self.console.print()
 
     def said_something(self) -> None:
         """Note the time of the first line (printed in the last one)."""

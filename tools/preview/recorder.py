@@ -209,12 +209,35 @@ def config_strings(raw: Mapping[str, Any]) -> dict[str, str]:
         if is_secure(value):
             out[key] = offline_placeholder(key)
         elif isinstance(value, dict | list):
-            out[key] = json.dumps(value)
+            out[key] = json.dumps(_placeholders(value, key))
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
         else:
             out[key] = str(value)
     return out
+
+
+def _placeholders(value: Any, key: str) -> Any:
+    """A structure with encrypted leaves (``pulumi config set --secret --path``): each leaf
+    becomes a placeholder, never its ciphertext."""
+    if is_secure(value):
+        return offline_placeholder(key)
+    if isinstance(value, dict):
+        return {k: _placeholders(v, f"{key}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def has_secret(value: Any) -> bool:
+    """Encrypted, or a structure with an encrypted leaf: Pulumi marks the whole key secret."""
+    if is_secure(value):
+        return True
+    if isinstance(value, dict):
+        return any(has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_secret(v) for v in value)
+    return False
 
 
 def record_program(
@@ -236,7 +259,7 @@ def record_program(
         monitor = RecordingMonitor(BlueprintMocks(stack_outputs))
     settings.ROOT.set(None)
     strings = config_strings(raw_config)
-    secret_keys = [k for k, v in raw_config.items() if is_secure(v)]
+    secret_keys = [k for k, v in raw_config.items() if has_secret(v)]
     for key in placeholders:
         if key not in raw_config:
             strings[key] = offline_placeholder(key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class StackResult:
     plan: Plan | None
     config: StackConfig | None
     error: ConfigError | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the preview stood in for what it cannot reach (ESC environments)."""
     placeholders: tuple[str, ...] = ()
     """Secrets the stack needs but its file does not set, given offline placeholders."""
 
@@ -89,12 +91,14 @@ def iter_preview(
     it), so a caller can report each stack while the next one is being recorded.
     """
     loaded: dict[str, tuple[dict[str, Any], StackConfig | None, ConfigError | None]] = {}
+    notes: dict[str, list[str]] = {}
 
     def load(stack: str) -> None:
         if stack in loaded:
             return
         try:
             raw, source = read_stack_file(stack_file(stack, stack_dir))
+            notes[stack] = [esc.note() for esc in source.imports]
             loaded[stack] = (raw, validate_config(raw, source), None)
         except ConfigError as exc:
             loaded[stack] = ({}, None, exc)
@@ -118,6 +122,7 @@ def iter_preview(
         )
         if result.plan is not None:
             outputs[stack] = result.plan.outputs
+        result.notes = [*notes.get(stack, []), *result.notes]
         if stack in asked:
             yield result
 
@@ -152,7 +157,14 @@ def _preview_one(
         # against its core): reported like a configuration error, no traceback.
         path = display_path(stack_file(stack, stack_dir))
         return StackResult(stack, None, config, ConfigError(path, [ConfigIssue((), str(exc))]))
-    return StackResult(stack, plan, config, placeholders=missing)
+    notes = []
+    if missing:
+        notes.append(
+            f"secrets the stack file does not set get offline placeholders: "
+            f"{', '.join(missing)}; before `pulumi up` set each with "
+            "`pulumi config set --secret <key>` (monitoring/README.md, Receivers)"
+        )
+    return StackResult(stack, plan, config, notes=notes, placeholders=missing)
 
 
 def _order(

@@ -13,7 +13,17 @@ from collections.abc import Iterator
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules.base import rule
 from blueprint.placement import place
-from blueprint.schema import Cloud, Environment, RoutingClass, StackConfig, Tier
+from blueprint.schema import (
+    NAMESPACE,
+    AuthMode,
+    Cloud,
+    Environment,
+    GatewayAuth,
+    GatewayExposure,
+    RoutingClass,
+    StackConfig,
+    Tier,
+)
 
 # Which pool tiers may serve a class of each tier: at least the capacity it needs.
 SERVES: dict[Tier, frozenset[Tier]] = {
@@ -165,3 +175,97 @@ def edge_and_core(cfg: StackConfig) -> Iterator[ConfigIssue]:
             "the edge joins the core's DNS name (read from the core's outputs); remove "
             "routing.dns from the edge stack",
         )
+
+
+# Seconds per rate-limit unit: Envoy Gateway's local rate limit refuses a rule whose unit is
+# not a multiple of the default rule's (internal/gatewayapi/backendtrafficpolicy.go, v1.5.9).
+UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
+JWT_ONLY = ("issuer", "jwksUri", "audiences", "tenantClaim")
+
+
+@rule
+def gateway_exposure_and_auth(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.routing is None:
+        return
+    gw = cfg.routing.gateway
+    base = ("routing", "gateway")
+    if gw.exposure is GatewayExposure.RESTRICTED and not gw.source_ranges:
+        yield ConfigIssue(
+            (*base, "sourceRanges"),
+            "required when exposure is restricted: the CIDRs the load balancer admits, "
+            "such as [203.0.113.0/24]",
+        )
+    if gw.exposure is GatewayExposure.PUBLIC and gw.source_ranges:
+        yield ConfigIssue(
+            (*base, "sourceRanges"),
+            "a public gateway admits every address; set exposure: restricted to admit only "
+            "these ranges, or remove sourceRanges",
+            [str(r) for r in gw.source_ranges],
+        )
+    for i, cidr in enumerate(gw.source_ranges):
+        if cidr.prefixlen == 0:
+            yield ConfigIssue(
+                (*base, "sourceRanges", i),
+                "admits every address; that is exposure: public (with auth)",
+                str(cidr),
+            )
+    if gw.exposure is GatewayExposure.PUBLIC and gw.auth is None:
+        yield ConfigIssue(
+            (*base, "auth"),
+            "required when exposure is public: set mode: apiKey (keys from the stack secret "
+            f"{NAMESPACE}:gatewayApiKeys) or mode: jwt (issuer, jwksUri, tenantClaim)",
+        )
+    if gw.rate_limit is not None and gw.auth is None:
+        yield ConfigIssue(
+            (*base, "rateLimit"),
+            "per-tenant limits need auth: the tenant is the authenticated identity (an API "
+            "key's client id or a JWT claim), never a header the caller sends; add auth",
+        )
+    if gw.auth is not None:
+        yield from _auth_settings(gw.auth, (*base, "auth"))
+    if gw.rate_limit is not None:
+        default = UNIT_SECONDS[gw.rate_limit.unit]
+        for tenant, limit in gw.rate_limit.tenants.items():
+            if UNIT_SECONDS[limit.unit] % default:
+                shorter = [u for u, s in UNIT_SECONDS.items() if s % default == 0]
+                yield ConfigIssue(
+                    (*base, "rateLimit", "tenants", tenant, "unit"),
+                    f"must be a multiple of rateLimit.unit ({gw.rate_limit.unit}): Envoy "
+                    f"Gateway's local rate limit refuses a shorter one; use one of "
+                    f"{', '.join(shorter)}",
+                    limit.unit,
+                )
+
+
+def _auth_settings(auth: GatewayAuth, base: tuple[str, ...]) -> Iterator[ConfigIssue]:
+    if auth.mode is AuthMode.JWT:
+        for key, value in (
+            ("issuer", auth.issuer),
+            ("jwksUri", auth.jwks_uri),
+            ("tenantClaim", auth.tenant_claim),
+        ):
+            if value is None:
+                yield ConfigIssue(
+                    (*base, key),
+                    "required with mode jwt: "
+                    + {
+                        "issuer": "the https:// issuer (iss) of the tokens",
+                        "jwksUri": "the https:// URL of the issuer's JSON Web Key Set",
+                        "tenantClaim": "the claim that names the caller's tenant",
+                    }[key],
+                )
+        return
+    given = {
+        "issuer": auth.issuer,
+        "jwksUri": auth.jwks_uri,
+        "audiences": auth.audiences or None,
+        "tenantClaim": auth.tenant_claim,
+    }
+    for key in JWT_ONLY:
+        if given[key] is not None:
+            yield ConfigIssue(
+                (*base, key),
+                "is a jwt setting; with mode apiKey the tenant is the key's client id "
+                f"(the key's name under {NAMESPACE}:gatewayApiKeys): remove it or set mode: jwt",
+                given[key],
+            )
