@@ -85,9 +85,10 @@ bench-batching: $(STAMP) system-deps ## perf_analyzer: shipped batching vs none,
 check-models: $(STAMP) ## validate model_repo/ configs and the stacks' model deployments
 	$(PY) -m tools.modelcheck
 
-alerts: $(STAMP) system-deps ## promtool check/test on the rendered alert rules, amtool on Alertmanager's config
+alerts: $(STAMP) system-deps ## promtool on the rendered rules; amtool on Alertmanager's config and each stack's routes
 	$(PY) -m tools.promtool
 	amtool check-config monitoring/alertmanager/alertmanager.yaml
+	$(PY) -m tools.alertmanager --out $(BUILD)/alertmanager
 
 ##@ Benchmarks / GPU: a real GPU machine
 gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet

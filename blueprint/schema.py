@@ -38,6 +38,16 @@ SECRET_KEYS = {
     "gatewayApiKeys": "the gateway's API keys, one per tenant (the tenant is the key's client "
     "id); set each with `pulumi config set --secret --path "
     "'llm-inference:gatewayApiKeys.<tenant>' <key>`",
+    "alertSmtpPassword": "the SMTP password of monitoring.smtp.username, for the alert "
+    "e-mails; set it with `pulumi config set --secret llm-inference:alertSmtpPassword`",
+    "alertPagerdutyRoutingKey": "the PagerDuty Events API v2 routing key the pages go to "
+    "(monitoring.paging.kind: pagerduty); set it with "
+    "`pulumi config set --secret llm-inference:alertPagerdutyRoutingKey`",
+    "alertPagingWebhookUrl": "the URL the pages are posted to (monitoring.paging.kind: "
+    "webhook); set it with `pulumi config set --secret llm-inference:alertPagingWebhookUrl`",
+    "alertSlackWebhookUrl": "the Slack incoming-webhook URL the tickets go to "
+    "(monitoring.chat); set it with "
+    "`pulumi config set --secret llm-inference:alertSlackWebhookUrl`",
 }
 """Keys that hold secrets: never part of :class:`StackConfig` (which is plain data that
 tools print); the composition reads them with Pulumi's secret API, so they stay
@@ -686,13 +696,65 @@ class EdgeConfig(Model):
 # Monitoring and budgets
 
 
+SmtpHost = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9.-]+:\d{1,5}", "host:port of an SMTP relay, such as smtp.example.com:587"
+    ),
+]
+SlackChannel = Annotated[
+    str, _matching(r"[#@][a-z0-9._-]{1,80}", "a Slack channel such as #llm-alerts")
+]
+
+
+class SmtpConfig(Model):
+    """The relay Alertmanager sends ``monitoring.alertEmails`` through. Its password is the
+    stack secret ``llm-inference:alertSmtpPassword`` (required when ``username`` is set)."""
+
+    smarthost: SmtpHost = Field(description="host:port of the SMTP relay")
+    from_: Email = Field(alias="from", description="the sender address of alert e-mails")
+    username: str | None = Field(
+        default=None, min_length=1, description="SMTP login; none for a relay without auth"
+    )
+    require_tls: bool = Field(default=True, description="refuse to send without STARTTLS")
+
+
+class PagingKind(StrEnum):
+    PAGERDUTY = "pagerduty"
+    WEBHOOK = "webhook"
+
+
+class PagingConfig(Model):
+    """Where pages (severity critical) go besides e-mail. The routing key or URL is a stack
+    secret: ``alertPagerdutyRoutingKey`` (pagerduty) or ``alertPagingWebhookUrl`` (webhook)."""
+
+    kind: PagingKind = Field(description="pagerduty (Events API v2) or webhook (any URL)")
+
+
+class ChatConfig(Model):
+    """The Slack channel tickets (severity warning) go to besides e-mail. The incoming-webhook
+    URL is the stack secret ``alertSlackWebhookUrl``."""
+
+    channel: SlackChannel = Field(description="the Slack channel, such as #llm-alerts")
+
+
 class MonitoringConfig(Model):
     kube_prometheus_stack_version: ChartVersion = Field(
         description="prometheus-community/kube-prometheus-stack chart version"
     )
     retention_days: Int = Field(default=15, ge=1, le=400, description="Prometheus retention")
     alert_emails: list[Email] = Field(
-        default_factory=list, description="where Alertmanager sends alerts"
+        default_factory=list,
+        description="who gets every page and ticket by e-mail (needs monitoring.smtp)",
+    )
+    smtp: SmtpConfig | None = Field(
+        default=None, description="the SMTP relay the alert e-mails go through"
+    )
+    paging: PagingConfig | None = Field(
+        default=None, description="pages (critical) also go to PagerDuty or a webhook"
+    )
+    chat: ChatConfig | None = Field(
+        default=None, description="tickets (warning) also go to a Slack channel"
     )
     runbook_base_url: Annotated[str, _matching(r"https://\S+", "an https:// URL")] = Field(
         description="https:// base of the runbook links alerts carry"

@@ -11,6 +11,9 @@ an IRSA role. Everything per cluster is derived here from its one source:
 - the cluster's budget share: the one budget split (:mod:`blueprint.cost.budget`);
 - rules, Alertmanager routing, dashboards, the kube-state-metrics allow-list and the
   CloudWatch metrics from their files;
+- Alertmanager's receivers from ``monitoring.alertEmails``/``smtp``/``paging``/``chat``
+  and the stack secrets they need (:func:`receiver_secrets`), read with Pulumi's secret
+  API: the rendered configuration is a secret Output;
 - the metric sources the cluster's Prometheus scrapes (:func:`metric_sources`): rules
   and dashboard panels that read a metric none of them exports are left out
   (:mod:`blueprint.monitoring.sources`), so GKE clusters carry no DCGM alerts (GKE's
@@ -35,7 +38,7 @@ from blueprint.monitoring.catalog import METRICS_DIR
 from blueprint.monitoring.catalog import load_catalog as load_metric_catalog
 from blueprint.monitoring.facts import Facts
 from blueprint.monitoring.objectives import llm_objectives_for, objectives_for
-from blueprint.schema import Cloud, Fallback, StackConfig
+from blueprint.schema import Cloud, Fallback, MonitoringConfig, StackConfig
 from components.aws.gpu_capacity import KARPENTER_NAMESPACE
 from components.k8s.handle import ClusterHandle
 from components.k8s.monitoring import (
@@ -45,7 +48,7 @@ from components.k8s.monitoring import (
     MonitoringArgs,
 )
 from composition.clusters import runs_gpu_operator
-from composition.context import StackContext
+from composition.context import StackContext, secret
 from composition.foundation import Foundation
 
 
@@ -103,6 +106,7 @@ def monitoring_args(
     stack: str,
     cluster: str,
     *,
+    secrets: Mapping[str, pulumi.Input[str]] | None = None,
     receivers: Mapping[str, Mapping[str, Any]] | None = None,
     karpenter_namespace: str | None = None,
     cloudwatch_trust_policy: pulumi.Input[str] | None = None,
@@ -113,6 +117,9 @@ def monitoring_args(
     ``cloudwatch_trust_policy`` (the IRSA trust policy of the exporter's service account)
     turns on YACE for the stack's SageMaker Serverless endpoints on an AWS cluster.
     ``gpu_operator``: the NVIDIA GPU Operator runs there (and scrapes its DCGM exporter).
+    ``secrets``: the stack secrets the receivers need
+    (``blueprint.monitoring.alertmanager.required_secrets``; :func:`receiver_secrets`
+    reads them); ``receivers``: a fork's extra integrations, by receiver name.
     """
     if cfg.monitoring is None:
         raise ValueError("the stack has no monitoring section")
@@ -121,6 +128,7 @@ def monitoring_args(
     config = alertmanager.load()
     if receivers:
         config = alertmanager.with_receivers(config, receivers)
+    alertmanager_config = _alertmanager_config(config, mon, dict(secrets or {}))
     cloudwatch = None
     if cloudwatch_trust_policy is not None and cluster_cfg.cloud == Cloud.AWS and cfg.aws:
         cloudwatch = CloudWatchExporterArgs(
@@ -144,7 +152,7 @@ def monitoring_args(
         adapter_chart_version=mon.prometheus_adapter_version,
         retention_days=mon.retention_days,
         rule_files=rendered,
-        alertmanager_config=config,
+        alertmanager_config=alertmanager_config,
         dashboards=dashboards.all_dashboards(keep=available.reads_ok),
         ksm_label_allowlist=load_metric_catalog().allowlist,
         # The GPU Operator's own ServiceMonitor scrapes the DCGM exporter on EKS
@@ -153,6 +161,39 @@ def monitoring_args(
         karpenter_namespace=karpenter_namespace,
         cloudwatch=cloudwatch,
     )
+
+
+def _alertmanager_config(
+    config: Mapping[str, Any], mon: MonitoringConfig, secrets: Mapping[str, pulumi.Input[str]]
+) -> pulumi.Output[str]:
+    """The stack's alertmanager.yaml, as a secret Output (it holds the secrets' values)."""
+    for key, why in alertmanager.required_secrets(mon).items():
+        if secrets.get(key) is None:
+            raise pulumi.RunError(str(alertmanager.MissingSecret(key, why)))
+    values = pulumi.Output.all(**secrets)
+    rendered = values.apply(lambda s: alertmanager.dump(alertmanager.for_stack(config, mon, s)))
+    return pulumi.Output.secret(rendered)
+
+
+def receiver_secrets(cfg: StackConfig) -> dict[str, pulumi.Output[str]]:
+    """The stack secrets the configured receivers need, read with Pulumi's secret API.
+
+    A missing one stops the program (``pulumi.RunError``: Pulumi prints it without a
+    traceback) with the key, the setting that needs it and the command that sets it.
+    """
+    if cfg.monitoring is None:
+        return {}
+    out: dict[str, pulumi.Output[str]] = {}
+    missing = []
+    for key, why in alertmanager.required_secrets(cfg.monitoring).items():
+        value = secret(key)
+        if value is None:
+            missing.append(str(alertmanager.MissingSecret(key, why)))
+        else:
+            out[key] = value
+    if missing:
+        raise pulumi.RunError("; ".join(missing))
+    return out
 
 
 NAMESPACE = "monitoring"
@@ -167,6 +208,7 @@ def build(
         return {}
     aws_clusters = sorted(n for n, h in clusters.items() if h.cloud == "aws")
     wants_cloudwatch = any(e.cloud is Cloud.AWS for e in cfg.serverless.values())
+    secrets = receiver_secrets(cfg)
     out: dict[str, Monitoring] = {}
     for name, handle in sorted(clusters.items()):
         trust = None
@@ -180,6 +222,7 @@ def build(
                 cfg,
                 ctx.stack,
                 name,
+                secrets=secrets,
                 karpenter_namespace=KARPENTER_NAMESPACE
                 if handle.cloud == "aws" and handle.pools
                 else None,

@@ -507,6 +507,113 @@ def helm(version: str | None) -> dict[str, Any]:
     return rec("kubernetes:helm.sh/v3:Release", "gpu-operator", inputs)
 
 
+# Planted credentials: the documented example values of each vendor where there is one,
+# assembled from parts so that secret scanners do not take this file for a leak.
+AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+SLACK_HOOK = "https://hooks.slack.com/" + "services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+PAGERDUTY_CONFIG = (
+    "receivers:\n- pagerduty_configs:\n  - routing_" + "key: 0123456789abcdef0123456789abcdef\n"
+)
+PEM_KEY = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+GITHUB_TOKEN = "gh" + "p_" + "0" * 36
+
+
+def config_map(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return rec("kubernetes:core/v1:ConfigMap", name, {"metadata": {"name": name}, "data": data})
+
+
+def release_values(values: dict[str, Any]) -> dict[str, Any]:
+    return rec(
+        "kubernetes:helm.sh/v3:Release",
+        "kps",
+        {"chart": "kube-prometheus-stack", "version": "75.15.1", "values": values},
+    )
+
+
+def secret_literal_cases() -> list[Case]:
+    name = "no-secret-literals"
+    masked = rec("kubernetes:core/v1:Secret", "am", {"stringData": "[secret]"})
+    references = release_values(
+        {
+            "grafana": {
+                "admin": {
+                    "existingSecret": "kps-grafana-admin",
+                    "userKey": "admin-user",
+                    "passwordKey": "admin-password",
+                }
+            },
+            "alertmanager": {"alertmanagerSpec": {"configSecret": "kps-alertmanager-config"}},
+        }
+    )
+    from_secret = deployment(
+        container=triton_container(
+            env=[
+                {
+                    "name": "HF_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": "hub", "key": "token"}},
+                }
+            ]
+        )
+    )
+    exec_kubeconfig = rec(
+        "pulumi:providers:kubernetes",
+        "k8s",
+        {
+            "kubeconfig": json.dumps(
+                {"users": [{"name": "u", "user": {"exec": {"command": "aws"}}}]}
+            )
+        },
+    )
+    bad = {
+        "aws-key-id": (config_map("env", {"AWS_KEY": AWS_KEY_ID}), "an AWS access key id"),
+        "slack": (
+            release_values({"alertmanager": {"config": {"global": {"slack_api_url": SLACK_HOOK}}}}),
+            "a Slack webhook URL",
+        ),
+        "pagerduty": (config_map("am", {"alertmanager.yaml": PAGERDUTY_CONFIG}), "a PagerDuty"),
+        "pem": (
+            rec("kubernetes:core/v1:Secret", "tls", {"stringData": {"tls.key": PEM_KEY}}),
+            "a PEM private key",
+        ),
+        "github": (
+            deployment(container=triton_container(env=[{"name": "GH", "value": GITHUB_TOKEN}])),
+            "a GitHub token",
+        ),
+        "key-name": (
+            release_values({"grafana": {"adminPassword": "prom-operator"}}),
+            "'adminPassword' names secret material",
+        ),
+        "webhook-key": (
+            config_map("hooks", {"pagingWebhookUrl": "https://example.com/page"}),
+            "data.pagingWebhookUrl",
+        ),
+        "kubeconfig-token": (
+            rec(
+                "pulumi:providers:kubernetes",
+                "k8s",
+                {"kubeconfig": json.dumps({"users": [{"name": "u", "user": {"token": "abc"}}]})},
+            ),
+            "users[].user.token",
+        ),
+    }
+    return [
+        Case(
+            name,
+            "ok",
+            [*providers(), masked, references, from_secret, exec_kubeconfig, deployment()],
+        ),
+        *(
+            Case(name, "bad", [*providers(), resource], [want, '= "<redacted>"', "Fix:"], note=n)
+            for n, (resource, want) in bad.items()
+        ),
+        Case(
+            name,
+            "missing",
+            [*providers(), rec("kubernetes:core/v1:Secret", "empty", {}), config_map("e", {})],
+        ),
+    ]
+
+
 def with_args(*extra: str, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     base = [a for a in triton_container()["args"] if not any(a.startswith(d) for d in drop)]
     return triton_container(args=[*base, *extra])
@@ -1438,6 +1545,7 @@ def cases() -> list[Case]:
             ],
             ["env[0] (AWS_SECRET_ACCESS_KEY)"],
         ),
+        *secret_literal_cases(),
         Case("pinned-images", "ok", [*providers(), deployment(), helm("v25.3.0")]),
         Case(
             "pinned-images",

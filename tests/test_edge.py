@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from blueprint import outputs as out
-from blueprint.config import stack_file
+from blueprint.config import load_stack_file, stack_file
 from blueprint.modelrepo.pins import misaligned, model_pin
 from tools.preview.recorder import Plan, record_program
-from tools.preview.run import preview_stacks
+from tools.preview.run import preview_stacks, secrets_needed
 
 EDGE_CONFIG = yaml.safe_load(stack_file("edge").read_text())["config"]
 
@@ -63,7 +63,9 @@ def core_outputs(plans: dict[str, Plan]) -> dict[str, Any]:
 
 
 def record_edge(outputs: dict[str, Any]) -> None:
-    record_program("edge", EDGE_CONFIG, {"prod": outputs})
+    # The receivers' secrets as the offline preview gives them: placeholders marked secret.
+    secrets = secrets_needed(load_stack_file(stack_file("edge")))
+    record_program("edge", EDGE_CONFIG, {"prod": outputs}, placeholders=list(secrets))
 
 
 def test_edge_refuses_a_core_serving_other_model_versions(plans: dict[str, Plan]) -> None:

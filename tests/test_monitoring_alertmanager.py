@@ -1,4 +1,5 @@
-"""Alertmanager configuration: amtool check-config, routing cases, inhibitions on a real server."""
+"""Alertmanager configuration: amtool check-config, routing cases (the tree, and each shipped
+stack's configuration with its receivers), inhibitions on a real server."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from typing import Any
 
 import pytest
 
+from blueprint.config import StackConfig
 from blueprint.monitoring import alertmanager as am
 from blueprint.monitoring import rules as alert_rules
+from blueprint.schema import PagingConfig, PagingKind
+from tests.conftest import STACKS
+from tools.alertmanager import check_stack, render_stack, stack_cases
 from tools.local.alertmanager import AlertmanagerSettings, LocalAlertmanager, drill_config
 from tools.local.webhook import WebhookRecorder
 from tools.promtool import tool
@@ -175,3 +180,99 @@ def test_inhibitions_on_a_real_alertmanager(tmp_path: Path) -> None:
         assert delivered.receiver == "serving-ticket"
         deployments = {a["labels"]["deployment"] for a in delivered.payload["alerts"]}
         assert deployments == {"chat-llm-gcp"}
+
+
+# ---------------------------------------------------------------------------
+# Each shipped stack's configuration: the tree of alertmanager.yaml plus its receivers.
+
+STACK_CASES = stack_cases()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_has_route_cases(stack: str) -> None:
+    assert len(STACK_CASES.get(stack, [])) >= 5, f"stack_cases.yaml has no cases for {stack}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_config_passes_amtool_and_routes_each_alert_to_its_receivers(
+    stack: str, tmp_path: Path
+) -> None:
+    path = render_stack(stack, tmp_path)
+    failures = check_stack(path, stack, STACK_CASES[stack])
+    assert failures == [], "\n".join(f.what for f in failures)
+
+
+def test_a_wrong_integration_in_a_case_fails(tmp_path: Path) -> None:
+    path = render_stack("dev", tmp_path)
+    case = {
+        "labels": {"alertname": "TritonDown", "severity": "critical", "team": "serving"},
+        "receivers": ["serving-pager"],
+        "via": ["email", "pagerduty"],  # dev does not page
+    }
+    (failure,) = check_stack(path, "dev", [case])
+    assert "serving-pager delivers through ['email']" in failure.what
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_config_keeps_the_files_tree_and_inhibitions(
+    stack: str, configs: dict[str, StackConfig]
+) -> None:
+    mon = configs[stack].monitoring
+    assert mon is not None
+    base = am.load()
+    config = am.for_stack(base, mon, am.placeholder_secrets(mon))
+    assert config["route"] == base["route"]
+    assert config["inhibit_rules"] == base["inhibit_rules"]
+    assert am.receiver_names(config) == am.receiver_names(base)
+
+
+def test_every_receiver_of_the_file_says_its_channels() -> None:
+    assert set(am.CHANNELS) == set(am.receiver_names(am.load()))
+
+
+def test_secrets_go_where_alertmanager_reads_them(configs: dict[str, StackConfig]) -> None:
+    mon = configs["prod"].monitoring
+    assert mon is not None
+    secrets = {key: f"value-of-{key}" for key in am.required_secrets(mon)}
+    config = am.for_stack(am.load(), mon, secrets)
+    assert config["global"]["smtp_auth_password"] == f"value-of-{am.SMTP_PASSWORD}"
+    assert config["global"]["smtp_smarthost"] == mon.smtp.smarthost  # type: ignore[union-attr]
+    (pager,) = [r for r in config["receivers"] if r["name"] == "serving-pager"]
+    assert pager["pagerduty_configs"] == [
+        {"routing_key": f"value-of-{am.PAGERDUTY_KEY}", "send_resolved": True}
+    ]
+    assert pager["email_configs"] == [{"to": ", ".join(mon.alert_emails), "send_resolved": True}]
+    (ticket,) = [r for r in config["receivers"] if r["name"] == "serving-ticket"]
+    assert ticket["slack_configs"][0]["api_url"] == f"value-of-{am.SLACK_URL}"
+    assert ticket["slack_configs"][0]["channel"] == mon.chat.channel  # type: ignore[union-attr]
+
+
+def test_a_missing_receiver_secret_names_the_key_and_the_command(
+    configs: dict[str, StackConfig],
+) -> None:
+    mon = configs["staging"].monitoring
+    assert mon is not None
+    secrets = am.placeholder_secrets(mon)
+    del secrets[am.SLACK_URL]
+    with pytest.raises(am.MissingSecret) as info:
+        am.for_stack(am.load(), mon, secrets)
+    assert "monitoring.chat needs the stack secret llm-inference:alertSlackWebhookUrl" in str(
+        info.value
+    )
+    assert "pulumi config set --secret llm-inference:alertSlackWebhookUrl" in str(info.value)
+
+
+def test_a_webhook_pager_and_a_relay_without_auth(configs: dict[str, StackConfig]) -> None:
+    mon = configs["prod"].monitoring
+    assert mon is not None
+    assert mon.smtp is not None
+    mon = mon.model_copy(
+        update={
+            "paging": PagingConfig(kind=PagingKind.WEBHOOK),
+            "smtp": mon.smtp.model_copy(update={"username": None}),
+        }
+    )
+    assert set(am.required_secrets(mon)) == {am.PAGING_URL, am.SLACK_URL}
+    config = am.for_stack(am.load(), mon, am.placeholder_secrets(mon))
+    assert "smtp_auth_password" not in config["global"]
+    assert am.integrations(config, "platform-pager") == ["email", "webhook"]

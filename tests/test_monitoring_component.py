@@ -16,7 +16,6 @@ from blueprint.capacity import pool_specs
 from blueprint.config import StackConfig
 from blueprint.cost.budget import split_budget
 from blueprint.cost.estimate import estimate
-from blueprint.monitoring import alertmanager as am
 from blueprint.monitoring import autoscaling, dashboards
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.catalog import ksm_label, load_catalog
@@ -31,15 +30,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from blueprint.config import load_stack_file, stack_file
+from blueprint.monitoring.alertmanager import required_secrets
 from composition.monitoring import monitoring_args
 from components.k8s.monitoring import Monitoring
 
 cfg = load_stack_file(stack_file("prod"))
+secrets = {key: pulumi.Output.secret(f"secret-{key}") for key in required_secrets(cfg.monitoring)}
 provider = k8s.Provider("core-aws", kubeconfig="{}")
 aws_provider = aws.Provider("aws", region="us-east-1")
 monitoring = Monitoring(
     "prod-core-aws-monitoring",
-    monitoring_args(cfg, "prod", "core-aws", karpenter_namespace="karpenter",
+    monitoring_args(cfg, "prod", "core-aws", secrets=secrets, karpenter_namespace="karpenter",
                     cloudwatch_trust_policy='{"Version": "2012-10-17", "Statement": []}',
                     gpu_operator=True),
     opts=pulumi.ResourceOptions(providers=[provider, aws_provider]),
@@ -75,6 +76,8 @@ def test_every_child_is_parented_and_named_after_the_component(plan: Plan) -> No
     assert len(children) >= 10
     for child in children:
         assert child["name"].startswith("prod-core-aws-monitoring-"), child["name"]
+        if child["type"].startswith("random:"):
+            continue  # the Grafana password: pulumi-random's default provider, no cloud
         assert child["provider"].endswith(
             "::core-aws" if "kubernetes" in child["type"] else "::aws"
         )
@@ -95,7 +98,16 @@ def test_kube_prometheus_stack_is_pinned_from_config(
     assert spec["retention"] == f"{monitoring.retention_days}d"
     assert spec["ruleSelectorNilUsesHelmValues"] is False
     assert kps["values"]["defaultRules"]["rules"]["general"] is False
-    assert kps["values"]["alertmanager"]["config"] == am.load()
+    # The configuration carries credentials: a Secret of its own, never Helm values.
+    assert kps["values"]["alertmanager"] == {
+        "alertmanagerSpec": {"useExistingSecret": True, "configSecret": mon.ALERTMANAGER_SECRET}
+    }
+    assert kps["values"]["grafana"]["admin"] == {
+        "existingSecret": mon.GRAFANA_ADMIN_SECRET,
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
+    }
+    assert "adminPassword" not in json.dumps(kps["values"])
     allow = kps["values"]["kube-state-metrics"]["metricLabelsAllowlist"]
     assert "nodes=[" + ",".join(load_catalog().allowlist["nodes"]) + "]" in allow
 
@@ -332,6 +344,30 @@ def test_readme_example_runs_under_mocks(tmp_path: Path) -> None:
     (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
     program = tmp_path / "example.py"
     program.write_text(textwrap.dedent(example))
-    plan = record_program("example", {}, program=program)
+    # dev mails its alerts: the example reads the SMTP password as a stack secret.
+    secret = {"llm-inference:alertSmtpPassword": {"secure": "v1:ZXhhbXBsZQ==:ZXhhbXBsZQ=="}}
+    plan = record_program("example", secret, program=program)
     assert plan.by_type(mon.TYPE)
     assert custom(plan, "PrometheusRule")
+
+
+def test_alertmanager_config_and_grafana_password_live_in_secrets(plan: Plan) -> None:
+    """Both Secrets the chart reads hold Pulumi secrets: the plan shows [secret], never a
+    value; the Grafana password is generated (pulumi-random), not the chart's default."""
+    am_secret = one(
+        plan, "kubernetes:core/v1:Secret", "prod-core-aws-monitoring-alertmanager-config"
+    )
+    assert am_secret["inputs"]["metadata"]["name"] == mon.ALERTMANAGER_SECRET
+    assert am_secret["inputs"]["stringData"] == "[secret]"
+    grafana = one(plan, "kubernetes:core/v1:Secret", "prod-core-aws-monitoring-grafana-admin")
+    assert grafana["inputs"]["metadata"]["name"] == mon.GRAFANA_ADMIN_SECRET
+    assert grafana["inputs"]["stringData"] == "[secret]"
+    password = one(
+        plan, "random:index/randomPassword:RandomPassword", "prod-core-aws-monitoring-grafana-admin"
+    )
+    assert password["inputs"]["length"] == mon.GRAFANA_PASSWORD_LENGTH
+    kps = release(plan, "kube-prometheus-stack")
+    assert {am_secret["urn"], grafana["urn"]} <= set(kps["dependencies"])
+    text = plan.dumps()
+    assert "secret-alert" not in text  # the secrets' values passed in
+    assert "offline-placeholder-password" not in text  # the mocked RandomPassword result

@@ -247,7 +247,7 @@ def test_the_summary_names_disabled_policies_and_ends_with_one_line(
     proc, _names, _tmp = against_run
     lines = proc.stdout.splitlines()
     assert (
-        "  policies (dev): 36 run, 3 disabled (min-replicas, on-demand-floor, pdb-for-serving); "
+        "  policies (dev): 37 run, 3 disabled (min-replicas, on-demand-floor, pdb-for-serving); "
         "0 mandatory violations (0 policies), 0 advisory"
     ) in lines
     assert any(line.startswith("  monthly cost: floor $") for line in lines)

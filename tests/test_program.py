@@ -6,9 +6,10 @@ import pulumi
 import pytest
 import yaml
 
-from blueprint.config import stack_file
+from blueprint.config import load_stack_file, stack_file
 from tools.preview.mocks import BlueprintMocks
 from tools.preview.recorder import RecordingMonitor, record_program
+from tools.preview.run import secrets_needed
 
 
 def test_invalid_config_registers_nothing() -> None:
@@ -25,6 +26,7 @@ def test_invalid_config_registers_nothing() -> None:
 def test_structured_config_arrives_as_json_text_like_pulumi_sends_it() -> None:
     """Pulumi hands object-valued keys to programs as JSON strings; the program decodes them."""
     raw = yaml.safe_load(stack_file("dev").read_text())["config"]
-    plan = record_program("dev", raw)
+    secrets = secrets_needed(load_stack_file(stack_file("dev")))  # placeholders, as offline
+    plan = record_program("dev", raw, placeholders=list(secrets))
     assert plan.outputs["environment"] == "dev"
     assert "core-aws" in plan.outputs["clusters"]

@@ -14,6 +14,7 @@ import yaml
 
 from blueprint.config import ConfigError, load_stack_file
 from tests.conftest import REPO
+from tools.preview.mocks import OFFLINE_PASSWORD
 from tools.preview.recorder import SECRET, offline_placeholder
 from tools.preview.run import preview_stacks
 
@@ -49,7 +50,9 @@ def test_a_secret_set_with_pulumi_stays_secret_in_the_plan(tmp_path: Path) -> No
     # Never decrypted, never shown: neither the ciphertext nor the placeholder appears.
     assert CIPHERTEXT not in text
     assert offline_placeholder("llm-inference:hubToken") not in text
-    (secret,) = result.plan.by_type("kubernetes:core/v1:Secret")
+    (secret,) = [
+        r for r in result.plan.by_type("kubernetes:core/v1:Secret") if "import" in r["name"]
+    ]
     assert secret["inputs"]["stringData"] == SECRET
     (job,) = result.plan.by_type("kubernetes:batch/v1:Job")
     pod = job["inputs"]["spec"]["template"]["spec"]
@@ -98,3 +101,73 @@ def test_committed_plans_hold_no_secret_value() -> None:
         doc = json.loads(golden.read_text())
         assert "1b47061264138c4ac30d75fd1eb44270" not in golden.read_text()  # rpc secret sig
         assert "offline-placeholder" not in json.dumps(doc)
+
+
+def test_a_secret_key_set_in_plain_text_is_refused(tmp_path: Path) -> None:
+    folder = _stacks(tmp_path, **{"llm-inference:alertSlackWebhookUrl": "https://example.com/x"})
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(folder / "Pulumi.dev.yaml")
+    text = str(info.value)
+    assert "llm-inference:alertSlackWebhookUrl: is a secret but is written in clear text" in text
+    assert "pulumi config set --secret llm-inference:alertSlackWebhookUrl" in text
+    assert "https://example.com/x" not in text  # the message never repeats the value
+
+
+def test_receiver_secrets_stay_secret_and_the_grafana_password_is_never_in_a_plan(
+    tmp_path: Path,
+) -> None:
+    folder = _stacks(tmp_path)
+    prod = folder / "Pulumi.prod.yaml"
+    doc = yaml.safe_load(prod.read_text())
+    doc["config"]["llm-inference:alertSlackWebhookUrl"] = {"secure": CIPHERTEXT}
+    prod.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (result,) = preview_stacks(["prod"], stack_dir=folder)
+    assert result.plan is not None, result.error
+    # Set ones are encrypted, the others get placeholders: both reach the program as secrets.
+    assert result.placeholders == (
+        "llm-inference:alertPagerdutyRoutingKey",
+        "llm-inference:alertSmtpPassword",
+    )
+    text = result.plan.dumps()
+    assert CIPHERTEXT not in text
+    assert "offline-placeholder" not in text
+    assert OFFLINE_PASSWORD not in text
+    secrets = {
+        r["name"]: r["inputs"]["stringData"]
+        for r in result.plan.by_type("kubernetes:core/v1:Secret")
+        if r["name"].endswith(("-alertmanager-config", "-grafana-admin"))
+    }
+    assert len(secrets) == 4  # two clusters
+    assert set(secrets.values()) == {SECRET}
+    for kps in result.plan.by_type("kubernetes:helm.sh/v3:Release"):
+        values = json.dumps(kps["inputs"].get("values"))
+        assert "adminPassword" not in values
+        assert '"config"' not in json.dumps(kps["inputs"].get("values", {}).get("alertmanager"))
+
+
+def test_a_missing_receiver_secret_stops_the_preview_with_the_key_and_command(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.preview",
+            "staging",
+            "--require-secrets",
+            "--out",
+            str(tmp_path / "plan"),
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "stacks/Pulumi.staging.yaml" in out
+    for key in ("alertSmtpPassword", "alertSlackWebhookUrl"):
+        assert f"pulumi config set --secret llm-inference:{key} <value>" in out
+    assert "Traceback" not in out

@@ -4,10 +4,12 @@ of Triton, the DCGM exporter and Karpenter, the autoscaling metric, dashboards.
 Creates, in the ``monitoring`` namespace of the cluster its provider points at:
 
 - kube-prometheus-stack (Helm, pinned): Prometheus with the cluster's external label,
-  Alertmanager with the blueprint's routing tree (``args.alertmanager_config``),
-  kube-state-metrics with the node and pod label allow-list the rules need, Grafana
-  with its dashboard sidecar; the chart's own ``general`` rules are off (the blueprint
-  has its own Watchdog);
+  Alertmanager with the blueprint's routing tree and the stack's receivers, read from
+  a Secret (:data:`ALERTMANAGER_SECRET`, ``args.alertmanager_config``: it carries the
+  receivers' credentials, so it never goes into Helm values), kube-state-metrics with
+  the node and pod label allow-list the rules need, Grafana with its dashboard sidecar
+  and a generated admin password in a Secret (:data:`GRAFANA_ADMIN_SECRET`); the
+  chart's own ``general`` rules are off (the blueprint has its own Watchdog);
 - one ``PrometheusRule`` per rendered rule file (native custom resources, so policies
   and reviewers see every rule in the plan);
 - ``ServiceMonitor``s: Triton (selector :data:`TRITON_SELECTOR`, port ``metrics``), the
@@ -32,6 +34,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 import yaml
 
 from blueprint import tags
@@ -54,6 +57,15 @@ TRITON_POD_LABELS: Mapping[str, str] = {
 }
 """Pod labels copied onto every Triton series, as the label on the right."""
 DASHBOARD_LABEL = "grafana_dashboard"
+ALERTMANAGER_SECRET = f"{RELEASE}-alertmanager-config"
+"""The Secret holding ``alertmanager.yaml`` (the operator reads that key): the chart is
+told to use it (``useExistingSecret``, ``configSecret``) and to create none of its own."""
+GRAFANA_ADMIN_SECRET = f"{RELEASE}-grafana-admin"
+"""The Secret with Grafana's admin user and generated password (the chart's
+``grafana.admin.existingSecret``)."""
+GRAFANA_ADMIN_USER = "admin"
+GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
+GRAFANA_PASSWORD_LENGTH = 32
 YACE_SERVICE_ACCOUNT = "cloudwatch-exporter"
 """The CloudWatch exporter's service account (its IAM role trusts exactly this one)."""
 
@@ -83,7 +95,9 @@ class MonitoringArgs:
     retention_days: int
     rule_files: Mapping[str, Mapping[str, Any]]
     """Rendered rule files (``blueprint.monitoring.rules.render``), by file name."""
-    alertmanager_config: Mapping[str, Any]
+    alertmanager_config: pulumi.Input[str]
+    """The whole ``alertmanager.yaml`` (``blueprint.monitoring.alertmanager.for_stack``,
+    dumped): a secret Output, as it carries the receivers' keys and URLs."""
     dashboards: Mapping[str, Mapping[str, Any]]
     """Grafana JSON models by uid (``blueprint.monitoring.dashboards.all_dashboards``)."""
     ksm_label_allowlist: Mapping[str, Sequence[str]]
@@ -129,9 +143,22 @@ def kube_prometheus_stack_values(args: MonitoringArgs) -> dict[str, Any]:
                 "podMonitorSelectorNilUsesHelmValues": False,
             }
         },
-        "alertmanager": {"config": dict(args.alertmanager_config)},
+        # The configuration carries credentials: it lives in a Secret of its own, never
+        # in the Helm values (which Helm keeps in clear in its release Secret).
+        "alertmanager": {
+            "alertmanagerSpec": {
+                "useExistingSecret": True,
+                "configSecret": ALERTMANAGER_SECRET,
+            }
+        },
         "kube-state-metrics": {"metricLabelsAllowlist": allowlist},
         "grafana": {
+            # The admin password is generated and kept in a Secret, not the chart's default.
+            "admin": {
+                "existingSecret": GRAFANA_ADMIN_SECRET,
+                "userKey": GRAFANA_USER_KEY,
+                "passwordKey": GRAFANA_PASSWORD_KEY,
+            },
             "sidecar": {
                 "dashboards": {
                     "enabled": True,
@@ -139,7 +166,7 @@ def kube_prometheus_stack_values(args: MonitoringArgs) -> dict[str, Any]:
                     "labelValue": "1",
                     "searchNamespace": "ALL",
                 }
-            }
+            },
         },
     }
     return _merge(values, dict(args.extra_values))
@@ -312,7 +339,10 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
-        stack = self._create_kube_prometheus_stack(in_ns)
+        secrets = self._create_secrets(in_ns)
+        stack = self._create_kube_prometheus_stack(
+            pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=secrets))
+        )
         # Custom resources need the operator's CRDs, which the chart installs.
         after_crds = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[stack]))
         self._create_rules(after_crds)
@@ -341,6 +371,34 @@ class Monitoring(pulumi.ComponentResource):
                 "hpa_queue_metric": self.hpa_queue_metric,
             }
         )
+
+    def _create_secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """The Secrets the chart reads: Alertmanager's configuration, Grafana's admin."""
+        alertmanager = k8s.core.v1.Secret(
+            f"{self._name}-alertmanager-config",
+            metadata=self._metadata(ALERTMANAGER_SECRET),
+            string_data={"alertmanager.yaml": pulumi.Output.secret(self._args.alertmanager_config)},
+            opts=opts,
+        )
+        password = random.RandomPassword(
+            f"{self._name}-grafana-admin",
+            length=GRAFANA_PASSWORD_LENGTH,
+            # Letters and digits: no quoting trouble in Grafana's ini or a shell.
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The provider marks the result secret; say so here too, whatever answers.
+        admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        grafana = k8s.core.v1.Secret(
+            f"{self._name}-grafana-admin",
+            metadata=self._metadata(GRAFANA_ADMIN_SECRET),
+            string_data={
+                GRAFANA_USER_KEY: GRAFANA_ADMIN_USER,
+                GRAFANA_PASSWORD_KEY: admin_password,
+            },
+            opts=opts,
+        )
+        return [alertmanager, grafana]
 
     def _create_kube_prometheus_stack(self, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
         return k8s.helm.v3.Release(

@@ -12,6 +12,11 @@ resource tree, the counts per type, the cost lines and the advisory verdicts.
 The baseline is ``--against DIR/<stack>.json`` when given, else the plan the last
 run left in ``--out``, else the golden snapshot in ``tests/golden/``.
 
+Secrets are never read offline: an encrypted value, and a secret the stack needs but
+its file does not set (a note names it and the command that sets it), reach the
+program as a placeholder marked secret. ``--require-secrets`` refuses a missing one
+instead, as ``pulumi preview`` does (exit 2).
+
 Exit status: 0 when every stack passes its mandatory policies; 1 when a stack has
 a mandatory policy violation; 2 when a stack's configuration (or the policy
 configuration) is invalid (nothing of that stack is written). 2 wins over 1.
@@ -96,7 +101,13 @@ class Session:
     def run(self, stacks: list[str]) -> int:
         args = self.args
         try:
-            for result in iter_preview(stacks, args.stack_dir, args.program, self.on_start):
+            for result in iter_preview(
+                stacks,
+                args.stack_dir,
+                args.program,
+                self.on_start,
+                require_secrets=args.require_secrets,
+            ):
                 if result.plan is None:
                     self.progress.stop()
                     print(str(result.error), file=sys.stderr, flush=True)
@@ -223,6 +234,12 @@ def _parser() -> argparse.ArgumentParser:
         "--program", type=Path, default=PROGRAM, help="the Pulumi program to record"
     )
     parser.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    parser.add_argument(
+        "--require-secrets",
+        action="store_true",
+        help="refuse a stack whose file does not set a secret it needs, as `pulumi preview` "
+        "does (default: an offline placeholder, and a note)",
+    )
     return parser
 
 

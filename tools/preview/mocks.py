@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 FAKE_ACCOUNT = "123456789012"
 """The AWS account the offline preview pretends to run in."""
@@ -74,6 +75,21 @@ def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
 
 
+def _secret(value: Any) -> dict[str, Any]:
+    """An output value the provider marks secret, as the engine sends one back."""
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+
+
+OFFLINE_PASSWORD = "offline-placeholder-password"  # noqa: S105 (never deployed)
+"""What ``random.RandomPassword`` gives offline: not random, and always secret."""
+
+
+def _random_password(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # The provider marks result and bcryptHash secret; so does the offline answer, so the
+    # plan shows [secret] wherever the password goes.
+    return {"result": _secret(OFFLINE_PASSWORD), "bcryptHash": _secret(OFFLINE_PASSWORD)}
+
+
 def _number(*parts: str) -> str:
     """A 10-digit id, as Vertex AI and Route 53 hand out."""
     return str(int(_digest(*parts), 16) % 10**10).rjust(10, "1")
@@ -119,6 +135,7 @@ COMPUTED: dict[str, Computed] = {
         "jobName": f"{inputs.get('parent')}/modelDeploymentMonitoringJobs/{_number(name)}"
     },
     "kubernetes:core/v1:Service": _load_balancer_service,
+    "random:index/randomPassword:RandomPassword": _random_password,
     "aws:route53/zone:Zone": lambda name, inputs: {
         "zoneId": f"Z{_digest(name).upper()}",
         "nameServers": [f"ns-{i}.awsdns-{_number(name)[:2]}.com" for i in range(1, 5)],

@@ -9,45 +9,15 @@ is masked.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-MASKED = "[secret]"
+from blueprint.secrets import MASK as MASKED
+from blueprint.secrets import pem_private_key as secret_value
+from blueprint.secrets import secret_key
 
-_SECRET_KEY = re.compile(
-    r"password|passwd|passphrase|secret|token(?!s)|credential|kubeconfig|connectionstring"
-    r"|(private|api|access|client|signing|ssh|tls|auth|master|encryption)key"
-)
-"""Key names (lower-cased, separators removed) that hold secret material. ``tokens``
-is left out: in an LLM platform it counts text (``maxTokens``, ``tokensPerSecond``)."""
-_REFERENCE = re.compile(r"(arn|id|ids|name|names)$")
-"""...unless they only name it: ``secretArn``, ``accessKeyId``, ``tokenName``."""
-_PEM_PRIVATE = "PRIVATE KEY-----"
-_B64_PEM = "LS0tLS1CRUdJT"  # base64 of "-----BEGIN"
-
-
-def secret_key(key: str) -> bool:
-    """Whether an output key (or a key inside an output) names secret material."""
-    flat = re.sub(r"[^a-z0-9]", "", key.lower())
-    return bool(_SECRET_KEY.search(flat)) and not _REFERENCE.search(flat)
-
-
-def secret_value(value: Any) -> bool:
-    """A PEM private key, as text or base64 (kubeconfig and Secret data carry them so)."""
-    if not isinstance(value, str):
-        return False
-    if _PEM_PRIVATE in value:
-        return True
-    if value.startswith(_B64_PEM):
-        try:
-            return _PEM_PRIVATE in base64.b64decode(value, validate=False).decode(errors="ignore")
-        except (binascii.Error, ValueError):
-            return False
-    return False
+__all__ = ["MASKED", "mask", "masked_outputs", "secret_key", "secret_value", "show"]
 
 
 def mask(value: Any, marked: Iterable[tuple[str, ...]] = (), path: tuple[str, ...] = ()) -> Any:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import pickletools
 import runpy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 from blueprint.config import NAMESPACE
 from blueprint.config.loader import is_secure
 from blueprint.paths import STACK_DIR
+from blueprint.secrets import MASK
 from tools.preview.mocks import BlueprintMocks
 
 PROGRAM = STACK_DIR / "__main__.py"
@@ -65,7 +66,7 @@ class Plan:
         return [r for r in self.resources if r["type"] == type_]
 
 
-SECRET = "[secret]"  # noqa: S105 (the mask, not a secret)
+SECRET = MASK
 """What a plan shows in place of a secret value: plans are reviewed, printed and kept."""
 
 
@@ -245,18 +246,25 @@ def record_program(
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROGRAM,
     monitor: RecordingMonitor | None = None,
+    *,
+    placeholders: Collection[str] = (),
 ) -> Plan:
     """Run ``program`` as stack ``stack`` under mocks and return what it registered.
 
-    ``stack_outputs`` answers StackReferences, keyed by stack name.
+    ``stack_outputs`` answers StackReferences, keyed by stack name. ``placeholders``:
+    full secret keys the stack file does not set that the program gets as
+    :func:`offline_placeholder` values, marked secret (as an encrypted value would be).
     """
     if monitor is None:
         monitor = RecordingMonitor(BlueprintMocks(stack_outputs))
     settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(
-        config_strings(raw_config),
-        secret_keys=[k for k, v in raw_config.items() if has_secret(v)],
-    )
+    strings = config_strings(raw_config)
+    secret_keys = [k for k, v in raw_config.items() if has_secret(v)]
+    for key in placeholders:
+        if key not in raw_config:
+            strings[key] = offline_placeholder(key)
+            secret_keys.append(key)
+    pulumi.runtime.set_all_config(strings, secret_keys=secret_keys)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=NAMESPACE, stack=stack, preview=False, monitor=monitor
     )

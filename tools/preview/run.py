@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 
 from blueprint.config import ConfigError, ConfigIssue, read_stack_file, stack_file, validate_config
+from blueprint.monitoring import alertmanager
 from blueprint.paths import STACK_DIR, display_path
-from blueprint.schema import StackConfig
+from blueprint.schema import NAMESPACE, StackConfig
 from tools.preview.mocks import BlueprintMocks
 from tools.preview.recorder import PROGRAM, Plan, RecordingMonitor, record_program
 
@@ -24,6 +25,18 @@ class StackResult:
     error: ConfigError | None = None
     notes: list[str] = field(default_factory=list)
     """What the preview stood in for what it cannot reach (ESC environments)."""
+    placeholders: tuple[str, ...] = ()
+    """Secrets the stack needs but its file does not set, given offline placeholders."""
+
+
+def secrets_needed(config: StackConfig) -> dict[str, str]:
+    """Full secret key -> the setting that needs it (the receivers' secrets)."""
+    if config.monitoring is None:
+        return {}
+    return {
+        f"{NAMESPACE}:{key}": why
+        for key, why in alertmanager.required_secrets(config.monitoring).items()
+    }
 
 
 def core_of(config: StackConfig) -> str | None:
@@ -39,7 +52,11 @@ StartHook = Callable[[str, bool, Callable[[], int]], None]
 
 
 def preview_stacks(
-    stacks: Sequence[str], stack_dir: Path = STACK_DIR, program: Path = PROGRAM
+    stacks: Sequence[str],
+    stack_dir: Path = STACK_DIR,
+    program: Path = PROGRAM,
+    *,
+    require_secrets: bool = False,
 ) -> list[StackResult]:
     """Preview ``stacks`` in one process; a referenced core stack is previewed first.
 
@@ -47,8 +64,16 @@ def preview_stacks(
     is recorded. A stack an edge stack refers to but that was not asked for is
     previewed for its outputs and left out of the results. Results come in the
     order of ``stacks``.
+
+    Secrets a stack needs (:func:`secrets_needed`) and its file does not set get
+    offline placeholders, like encrypted ones (the preview never has real secrets);
+    ``require_secrets`` leaves them missing, so the program refuses as ``pulumi
+    preview`` would.
     """
-    results = {r.stack: r for r in iter_preview(stacks, stack_dir, program)}
+    results = {
+        r.stack: r
+        for r in iter_preview(stacks, stack_dir, program, require_secrets=require_secrets)
+    }
     return [results[s] for s in stacks]
 
 
@@ -57,6 +82,8 @@ def iter_preview(
     stack_dir: Path = STACK_DIR,
     program: Path = PROGRAM,
     on_start: StartHook | None = None,
+    *,
+    require_secrets: bool = False,
 ) -> Iterator[StackResult]:
     """Like :func:`preview_stacks`, but each result as soon as its stack is done.
 
@@ -91,10 +118,11 @@ def iter_preview(
             program=program,
             on_start=on_start,
             asked=asked,
+            require_secrets=require_secrets,
         )
         if result.plan is not None:
             outputs[stack] = result.plan.outputs
-        result.notes = notes.get(stack, [])
+        result.notes = [*notes.get(stack, []), *result.notes]
         if stack in asked:
             yield result
 
@@ -108,6 +136,7 @@ def _preview_one(
     program: Path,
     on_start: StartHook | None,
     asked: set[str],
+    require_secrets: bool = False,
 ) -> StackResult:
     raw, config, error = loaded
     if config is None:
@@ -118,14 +147,24 @@ def _preview_one(
     monitor = RecordingMonitor(BlueprintMocks(outputs))
     if on_start is not None:
         on_start(stack, stack in asked, lambda: len(monitor.records))
+    missing = () if require_secrets else tuple(sorted(set(secrets_needed(config)) - set(raw)))
     try:
-        plan = record_program(stack, raw, outputs, program=program, monitor=monitor)
+        plan = record_program(
+            stack, raw, outputs, program=program, monitor=monitor, placeholders=missing
+        )
     except pulumi.RunError as exc:
         # A check the program makes against other stacks' outputs (the edge
         # against its core): reported like a configuration error, no traceback.
         path = display_path(stack_file(stack, stack_dir))
         return StackResult(stack, None, config, ConfigError(path, [ConfigIssue((), str(exc))]))
-    return StackResult(stack, plan, config)
+    notes = []
+    if missing:
+        notes.append(
+            f"secrets the stack file does not set get offline placeholders: "
+            f"{', '.join(missing)}; before `pulumi up` set each with "
+            "`pulumi config set --secret <key>` (monitoring/README.md, Receivers)"
+        )
+    return StackResult(stack, plan, config, notes=notes, placeholders=missing)
 
 
 def _order(

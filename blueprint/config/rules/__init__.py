@@ -15,6 +15,7 @@ from blueprint.config.rules import (
     images,
     llm,
     models,
+    monitoring,
     placement,
     routing,
     serverless,
@@ -22,7 +23,7 @@ from blueprint.config.rules import (
 from blueprint.config.rules.base import RULES, Rule, rule
 from blueprint.schema import StackConfig
 
-DOMAINS = (core, gpu, models, llm, placement, serverless, routing, images)
+DOMAINS = (core, gpu, models, llm, placement, serverless, routing, images, monitoring)
 """The rule modules, one per domain."""
 
 __all__ = ["DOMAINS", "RULES", "Rule", "SectionUnchecked", "rule", "run_rules"]
