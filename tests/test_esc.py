@@ -171,6 +171,8 @@ def test_secret_outputs_stay_masked_for_esc_secrets(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     (result,) = preview_stacks(["dev"], stack_dir=folder)
     assert result.plan is not None, result.error
-    (secret,) = result.plan.by_type("kubernetes:core/v1:Secret")
+    (secret,) = [
+        r for r in result.plan.by_type("kubernetes:core/v1:Secret") if "import" in r["name"]
+    ]
     assert secret["inputs"]["stringData"] == SECRET
     assert NEVER not in result.plan.dumps()
