@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import cost, reliability, security
+from policies import cost, hardening, reliability, security
 
-POLICIES: list[Policy] = [*cost.POLICIES, *reliability.POLICIES, *security.POLICIES]
+POLICIES: list[Policy] = [
+    *cost.POLICIES,
+    *reliability.POLICIES,
+    *security.POLICIES,
+    *hardening.POLICIES,
+]
 BY_NAME: dict[str, Policy] = {p.name: p for p in POLICIES}
 
 PACK_NAME = "llm-inference-guardrails"
