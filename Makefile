@@ -22,7 +22,7 @@ LOCAL_ARGS ?=
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager libb64-0d
 
 .PHONY: help schema venv system-deps lock lint typecheck unit test demo preview golden cost clean gpu-wheels gpu-check alerts
-.PHONY: conformance upstream-facts import-file
+.PHONY: conformance upstream-facts import-file checkov checkov-lock
 .PHONY: lint-workflows policy-venv
 .PHONY: check-models local bench-batching rehearse
 
@@ -53,6 +53,26 @@ golden: $(STAMP) ## rewrite the golden plan snapshots under tests/golden after a
 
 import-file: $(STAMP) ## adopt existing resources: STACK=<name> IDS=<ids.yaml> writes build/import-<stack>.json for `pulumi import --file`
 	$(PY) -m tools.adopt $(STACK) --ids $(IDS)
+
+# checkov runs from a venv of its own (its pins are not the project's), installed from
+# requirements-checkov.txt with hashes.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_VENV ?= $(BUILD)/checkov-venv
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	rm -rf $(CHECKOV_VENV) && $(PYTHON_BOOTSTRAP) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
+	touch $@
+
+checkov: $(STAMP) $(CHECKOV_STAMP) ## checkov's Kubernetes checks on the stacks' rendered objects; skips with reasons in tools/checkov_k8s.py
+	$(PY) -m tools.checkov_k8s --checkov $(CHECKOV_VENV)/bin/checkov --out $(BUILD)/checkov $(if $(STACK),$(STACK),$(STACKS))
+
+checkov-lock: $(STAMP) ## regenerate requirements-checkov.txt (CHECKOV_VERSION, with hashes) from a clean install
+	rm -rf $(BUILD)/checkov-lock && $(PYTHON_BOOTSTRAP) -m venv $(BUILD)/checkov-lock
+	$(BUILD)/checkov-lock/bin/pip install --quiet --upgrade pip
+	$(BUILD)/checkov-lock/bin/pip install --quiet --report $(BUILD)/checkov-lock/report.json checkov==$(CHECKOV_VERSION)
+	$(PY) -m tools.checkov_k8s --lock-from $(BUILD)/checkov-lock/report.json > requirements-checkov.txt
 
 # The upstream facts (CRDs, chart values and tags, image and metric facts) come from
 # UPSTREAM_FACTS, by default ../shared/upstream next to the checkout.
@@ -143,7 +163,7 @@ typecheck: $(STAMP) ## mypy
 unit: $(STAMP) ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: $(STAMP) system-deps lint typecheck check-models conformance ## the whole suite: lint, types, model configs, conformance, tests
+test: $(STAMP) system-deps lint typecheck check-models conformance checkov ## the whole suite: lint, types, model configs, conformance, checkov, tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean: ## remove build outputs (keeps .venv)

@@ -296,6 +296,12 @@ def pod_template(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, A
     return node if isinstance(node, Mapping) else {}
 
 
+def pod_spec_path(resource_type: str) -> str:
+    """Where a workload's pod spec sits, for messages: ``spec.template.spec``, or
+    ``spec.jobTemplate.spec.template.spec`` for a CronJob, ``spec`` for a Pod."""
+    return ".".join((*_POD_SPEC_PATHS.get(resource_type, ("spec", "template")), "spec"))
+
+
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
     template = pod_template(resource_type, props)
     return None if template is None else mapping(get(template, "spec"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import cost, reliability, secret_literals, security
+from policies import cost, hardening, reliability, secret_literals, security
 
 POLICIES: list[Policy] = [
     *cost.POLICIES,
     *reliability.POLICIES,
     *security.POLICIES,
     *secret_literals.POLICIES,
+    *hardening.POLICIES,
 ]
 BY_NAME: dict[str, Policy] = {p.name: p for p in POLICIES}
 

@@ -292,6 +292,18 @@ def _private_buckets(args: StackValidationArgs, report: ReportViolation, _: NoCo
                     ),
                     bucket.urn,
                 )
+            ubla = get(bucket.props, "uniformBucketLevelAccess")
+            if truthy(ubla) is not True:
+                report(
+                    message(
+                        bucket,
+                        "uniformBucketLevelAccess",
+                        ubla if ubla is not None else NOT_SET,
+                        "object ACLs can grant access object by object, outside the bucket's IAM",
+                        "set uniformBucketLevelAccess: true (access through IAM only)",
+                    ),
+                    bucket.urn,
+                )
     for member in args.resources:
         if member.resource_type in {
             "gcp:storage/bucketIAMMember:BucketIAMMember",
@@ -317,7 +329,7 @@ PRIVATE_BUCKETS = stack_policy(
     name="private-buckets",
     domain="security",
     description="S3 and GCS buckets are private: public access blocked, no public ACLs, "
-    "policies or IAM members.",
+    "policies or IAM members; GCS buckets use uniform bucket-level access (no object ACLs).",
     level=Level.MANDATORY,
     fix="Block public access on the bucket.",
     check=_private_buckets,

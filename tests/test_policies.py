@@ -29,9 +29,10 @@ from policies.readme import policy_table
 from policies.registry import BY_NAME, POLICIES, domain
 from tests.conftest import STACKS
 from tests.policy_cases import Case, cases, providers, rec
+from tests.policy_cases_hardening import cases as hardening_cases
 from tools.preview.recorder import Plan
 
-CASES = cases()
+CASES = cases() + hardening_cases()
 
 
 def run(case: Case) -> Report:
