@@ -144,7 +144,9 @@ def test_a_bad_policy_configuration_exits_2(tmp_path: Path) -> None:
 
 def test_make_preview_passes_a_committed_stack_and_prints_cost_and_verdicts(tmp_path: Path) -> None:
     result = subprocess.run(
-        ["make", "preview", "STACK=dev", f"BUILD={tmp_path}"],
+        # --no-print-directory: under `make test` MAKELEVEL is set, and a nested make
+        # would end its output with "Leaving directory".
+        ["make", "--no-print-directory", "preview", "STACK=dev", f"BUILD={tmp_path}"],
         cwd=REPO,
         capture_output=True,
         text=True,
