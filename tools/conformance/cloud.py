@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blueprint.capacity import INSTANCE_TYPE_LABEL
 from blueprint.catalog import load_catalog
 from blueprint.diagnostics import NO_VALUE
 from tools.conformance.base import Check, Finding
@@ -643,7 +644,6 @@ class ApiValues:
 # ---------------------------------------------------------------------------
 # Instance and machine types
 
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 VERTEX_DEPLOYMENT = "pulumi-python:dynamic/vertex:DeployedModel"
 

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.conformance.base import Check, Finding
+from components.gcp.kms import ENCRYPTER_DECRYPTER
+from tools.conformance.base import Check, Finding, MissingFacts
 from tools.preview.recorder import Plan
 
 POLICY_INPUTS: Mapping[str, tuple[str, ...]] = {
@@ -469,7 +470,7 @@ GCP_AGENTS: Mapping[str, tuple[str, str]] = {
     "pulumi-python:dynamic/vertex:DriftMonitor": ("kmsKeyName", "gcp-sa-aiplatform"),
 }
 """Which Google service agent encrypts with the key each resource names."""
-GCP_KEY_ROLES = frozenset({"roles/cloudkms.cryptoKeyEncrypterDecrypter"})
+GCP_KEY_ROLES = frozenset({ENCRYPTER_DECRYPTER})
 
 
 def _get(inputs: Mapping[str, Any], dotted: str) -> Any:
@@ -597,9 +598,8 @@ class KeysUsable:
                         plan,
                         resource,
                         path,
-                        f"the {agent} service agent has no "
-                        "roles/cloudkms.cryptoKeyEncrypterDecrypter on the key: the service "
-                        "refuses it",
+                        f"the {agent} service agent has no {ENCRYPTER_DECRYPTER} on the key: "
+                        "the service refuses it",
                         value=key_id,
                     )
                 )
@@ -621,8 +621,78 @@ class KeysUsable:
         return findings
 
 
+# ---------------------------------------------------------------------------
+# Karpenter's controller against the upstream reference policy
+
+KARPENTER_SUB = "system:serviceaccount:kube-system:karpenter"
+
+
+def reference_actions(facts: Path, version: str) -> list[str]:
+    """The actions of Karpenter's reference controller policy at chart ``version``."""
+    path = facts / "derived" / f"karpenter-v{version.removeprefix('v')}.reference-policy.json"
+    if not path.is_file():
+        raise MissingFacts(facts, f"{path.relative_to(facts)}: Karpenter {version}'s policy")
+    return list(json.loads(path.read_text())["facts"]["actions"])
+
+
+def allowed_actions(doc: Mapping[str, Any]) -> list[str]:
+    return [
+        str(a)
+        for st in statements(doc)
+        if st.get("Effect") == "Allow"
+        for a in _as_list(st.get("Action"))
+    ]
+
+
+def karpenter_policies(plan: Plan) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(role policy, its document)`` of each role Karpenter's service account assumes."""
+    roles = {
+        f"{r['name']}-id"
+        for r in plan.by_type("aws:iam/role:Role")
+        if KARPENTER_SUB in str(r["inputs"].get("assumeRolePolicy"))
+    }
+    for policy in plan.by_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy["inputs"].get("role") in roles:
+            yield policy, json.loads(policy["inputs"]["policy"])
+
+
+class KarpenterActions:
+    """``iam-karpenter``: the controller may do every action of Karpenter's reference policy
+    at the pinned chart version (a missing one fails at run time with AccessDenied)."""
+
+    name = "iam-karpenter"
+
+    def run(self, plans: Mapping[str, Plan], facts: Path) -> list[Finding]:
+        findings = []
+        for plan in plans.values():
+            versions = {
+                str(r["inputs"].get("version"))
+                for r in plan.by_type("kubernetes:helm.sh/v3:Release")
+                if r["inputs"].get("name") == "karpenter"
+            }
+            for policy, doc in karpenter_policies(plan):
+                allowed = allowed_actions(doc)
+                for version in sorted(versions):
+                    for action in reference_actions(facts, version):
+                        if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in allowed):
+                            findings.append(
+                                Finding.at(
+                                    plan,
+                                    resource=policy,
+                                    path="policy",
+                                    message=f"Karpenter {version}'s reference controller policy "
+                                    f"allows {action}; this one does not, so the controller's "
+                                    "calls to it fail with AccessDenied",
+                                    value=action,
+                                    fix="add the action (components/aws/gpu_capacity.py "
+                                    "_controller_policy)",
+                                )
+                            )
+        return findings
+
+
 def checks() -> list[Check]:
-    return [Lint(), Conditions(), KeysUsable()]
+    return [Lint(), Conditions(), KeysUsable(), KarpenterActions()]
 
 
 def coverage(plans: Mapping[str, Plan]) -> dict[str, int]:
