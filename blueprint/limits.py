@@ -40,6 +40,8 @@ AUTONAME_SUFFIX: Final = 8
 """Pulumi auto-naming appends ``-`` and 7 random characters to the resource's name."""
 
 IAM_ROLE_NAME: Final = 64
+EVENT_RULE_NAME: Final = 64
+"""EventBridge rule names: at most 64 of [.-_A-Za-z0-9]."""
 SERVICE_ACCOUNT_ID: Final = 30
 """GCP service account ids: 6-30 characters, a lowercase letter first."""
 GKE_CLUSTER_NAME: Final = 40
