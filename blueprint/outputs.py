@@ -18,7 +18,8 @@ CLUSTERS: Final = "clusters"
 {oidcProviderArn, oidcIssuer} (IRSA) and, on GKE, {workloadPool} (Workload Identity)."""
 GPU_POOLS: Final = "gpuPools"
 """Map of pool name -> {cluster, cloud, tier, gpuModel, instanceTypes, onDemandFloorNodes,
-maxNodes, ceilingGpus, capacityTypes, migLayout, labels}: the GPU capacity a stack offers."""
+maxNodes, ceilingGpus, capacityTypes, migLayout, labels}: the GPU capacity a stack offers
+(``gpuModel`` and ``migLayout`` only where the pool has them)."""
 MODEL_DEPLOYMENTS: Final = "modelDeployments"
 """Map of deployment name -> {cluster, repoModels, variant}: what the stack serves."""
 CORE_STACK: Final = "coreStack"

@@ -19,6 +19,7 @@ from blueprint.capacity import (
     stack_mig_layouts,
     system_pool_spec,
 )
+from blueprint.limits import GKE_CLUSTER_NAME, fit_name
 from blueprint.schema import Cloud, ClusterConfig, Environment
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
@@ -143,7 +144,8 @@ def _gke(
     cfg = ctx.config
     cluster = cfg.clusters[name]
     gcp = required(cfg.gcp, "gcp")
-    cluster_name = ctx.name(name)
+    # GKE takes 40 characters; the stack's name and a 40-character key may not fit.
+    cluster_name = fit_name(ctx.name(name), GKE_CLUSTER_NAME)
     system = system_pool_spec(name, cfg)
     gke = GkeCluster(
         cluster_name,

@@ -18,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 from blueprint import tags
 from blueprint.config import ConfigError, StackConfig, stack_file, validate_config
 from blueprint.config.loader import StackSource
+from blueprint.limits import cloudwatch_retention_days
 from blueprint.paths import display_path
 from blueprint.schema import NAMESPACE, SECRET_KEYS
 
@@ -36,7 +37,8 @@ class StackContext:
     base_tags: Mapping[str, str] = field(default_factory=dict)
     """Cost-allocation tags (AWS) and labels (GCP) every resource of the stack carries."""
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
-    """Retention of every log group the stack creates (``monitoring.retentionDays``)."""
+    """Retention of every log group the stack creates: ``monitoring.retentionDays`` rounded up
+    to a value CloudWatch Logs accepts."""
     model_bucket: str = ""
     """The model repository bucket; S3 and GCS share the name."""
 
@@ -52,7 +54,8 @@ class StackContext:
                 team=config.team,
                 stack=stack,
             ),
-            log_retention_days=(
+            # CloudWatch Logs takes a retention only from a fixed set (15 is refused).
+            log_retention_days=cloudwatch_retention_days(
                 config.monitoring.retention_days
                 if config.monitoring
                 else DEFAULT_LOG_RETENTION_DAYS

@@ -115,19 +115,23 @@ def outputs(
 
 
 def pool_outputs(specs: Mapping[str, PoolSpec]) -> dict[str, dict[str, object]]:
-    """What each GPU pool offers, for other stacks and for the cost report."""
+    """What each GPU pool offers, for other stacks and for the cost report.
+
+    ``gpuModel`` and ``migLayout`` are left out where a pool has none: Pulumi drops
+    null outputs on the way through state, so a reader sees the key missing anyway.
+    """
     return {
         name: {
             "cluster": spec.cluster,
             "cloud": spec.cloud.value,
             "tier": spec.tier.value,
-            "gpuModel": spec.gpu.name if spec.gpu else None,
+            **({"gpuModel": spec.gpu.name} if spec.gpu else {}),
             "instanceTypes": [s.instance_type for s in spec.shapes],
             "onDemandFloorNodes": spec.floor,
             "maxNodes": spec.max_nodes,
             "ceilingGpus": spec.ceiling_gpus,
             "capacityTypes": list(spec.capacity_types),
-            "migLayout": spec.mig_layout,
+            **({"migLayout": spec.mig_layout} if spec.mig_layout else {}),
             "labels": dict(spec.labels),
         }
         for name, spec in sorted(specs.items())

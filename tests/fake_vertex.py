@@ -21,7 +21,61 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+import googleapiclient
+
+
+def _mutable_fields(api_version: str = "v1") -> frozenset[str]:
+    """The update-mask paths ``endpoints.mutateDeployedModel`` accepts, from Google's own
+    discovery document (google-api-python-client's aiplatform.v1.json).
+
+    The request's ``deployedModel`` documents its mutable fields as a list such as
+    "* `min_replica_count` in either DedicatedResources or AutomaticResources", with
+    "(v1beta1 only)" on those the v1 API lacks; a field named without a message is
+    wherever DeployedModel or its resources hold it. Paths come in both spellings a
+    FieldMask takes (snake_case and lowerCamelCase).
+    """
+    doc = json.loads(
+        (
+            Path(googleapiclient.__file__).parent
+            / "discovery_cache"
+            / "documents"
+            / "aiplatform.v1.json"
+        ).read_text()
+    )
+    schemas = doc["schemas"]
+    request = schemas["GoogleCloudAiplatformV1MutateDeployedModelRequest"]
+    text = request["properties"]["deployedModel"]["description"]
+    containers = {
+        "DedicatedResources": "dedicatedResources",
+        "AutomaticResources": "automaticResources",
+    }
+    deployed = schemas["GoogleCloudAiplatformV1DeployedModel"]["properties"]
+    fields: set[str] = set()
+    for item in text.split("* ")[1:]:
+        if "only)" in item and f"({api_version} only)" not in item:
+            continue
+        name = re.search(r"`?([a-z_]+)`?", item).group(1)  # type: ignore[union-attr]
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+        where = [containers[c] for c in containers if c in item]
+        if not where:
+            where = [""] if camel in deployed else []
+            where += [
+                prop
+                for c, prop in containers.items()
+                if camel in schemas[f"GoogleCloudAiplatformV1{c}"]["properties"]
+            ]
+        for prefix in where:
+            fields.add(f"{prefix}.{camel}" if prefix else camel)
+            snake_prefix = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), prefix)
+            fields.add(f"{snake_prefix}.{name}" if prefix else name)
+    return frozenset(fields)
+
+
+MUTABLE_FIELDS = _mutable_fields()
+"""Update-mask paths the real ``mutateDeployedModel`` (v1) accepts; any other is refused."""
 
 TOKEN = "test-token"
 PROJECT = "acme-llm-prod"
@@ -199,7 +253,14 @@ class FakeVertex:
             return 200, self._operation(route, undeployed)
         if action == "mutateDeployedModel":
             change = body["deployedModel"]
-            mask = body["updateMask"].split(",")
+            mask = [p.strip() for p in body.get("updateMask", "").split(",") if p.strip()]
+            refused = sorted(set(mask) - MUTABLE_FIELDS)
+            if not mask or refused:
+                return 400, _err(
+                    400,
+                    f"updateMask {refused or mask}: mutateDeployedModel updates only "
+                    f"{sorted(f for f in MUTABLE_FIELDS if '_' not in f)}",
+                )
             target = next((d for d in ep["deployedModels"] if d["id"] == change["id"]), None)
             if target is None:
                 return 404, _err(404, f"deployed model {change['id']} not found")

@@ -43,7 +43,35 @@ def test_pins_follow_the_content(tmp_path: Path) -> None:
     after = model_pin("m", tmp_path)
     assert after["versions"] == ["1", "2"]
     assert after["digest"] != before["digest"]
-    assert model_pin("absent", tmp_path) == {"versions": [], "digest": None}
+    assert model_pin("absent", tmp_path) == {"versions": []}
+
+
+def test_an_llm_pins_to_its_manifest(tmp_path: Path) -> None:
+    (tmp_path / "llm").mkdir()
+    (tmp_path / "llm" / "llm.yaml").write_text("engine: vllm\n")
+    pin = model_pin("llm", tmp_path)
+    assert pin["versions"] == []
+    assert str(pin["digest"]).startswith("sha256:")
+    (tmp_path / "llm" / "llm.yaml").write_text("engine: vllm \n")
+    assert model_pin("llm", tmp_path)["digest"] != pin["digest"]
+
+
+@pytest.mark.parametrize(
+    ("core", "aligned"),
+    [
+        ({"versions": ["1", "2"], "digest": "sha256:aa"}, True),
+        ({"versions": ["2", "1"], "digest": "sha256:aa"}, False),  # order is content
+        ({"versions": ["1", "2"], "digest": "sha256:ab"}, False),  # one digest byte
+        ({"versions": ["1"], "digest": "sha256:aa"}, False),  # versions alone
+        ({"versions": ["1", "2"]}, False),  # a core that pins no digest
+        ({"versions": [1, 2], "digest": "sha256:aa"}, True),  # numbers as the backend keeps them
+    ],
+)
+def test_the_digest_check_compares_versions_and_digest(
+    core: dict[str, Any], *, aligned: bool
+) -> None:
+    edge = {"chat_llm": {"versions": ["1", "2"], "digest": "sha256:aa"}}
+    assert (misaligned(edge, {"chat_llm": core, "other": {"versions": []}}) == []) is aligned
 
 
 def test_misaligned_names_each_model_and_the_fix() -> None:

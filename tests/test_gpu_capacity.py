@@ -268,8 +268,9 @@ def test_karpenter_is_pinned_and_fed_by_interruption_events(
     }
     targets = plan.by_type("aws:cloudwatch/eventTarget:EventTarget")
     assert len(targets) == 4
+    region = configs[stack].aws.region  # type: ignore[union-attr]
     assert {t["inputs"]["arn"] for t in targets} == {
-        f"arn:aws:sqs:us-east-1:123456789012:{queue['inputs']['name']}"
+        f"arn:aws:sqs:{region}:123456789012:{queue['inputs']['name']}"
     }
 
 

@@ -155,8 +155,18 @@ def test_execution_policy_scopes_image_and_key() -> None:
     )
     sids = {s["Sid"]: s for s in doc["Statement"]}  # type: ignore[attr-defined]
     assert sids["PullImage"]["Resource"] == [repo]
+    # The regional S3 endpoint: a bare "s3.amazonaws.com" is never a kms:ViaService value.
     assert sids["DecryptModelArtifact"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": "s3.amazonaws.com"}
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
+    china = execution_policy(
+        artifact_arn="arn:aws-cn:s3:::b/k",
+        log_group_arn="arn:logs",
+        repository_arn=None,
+        kms_key_arn="arn:aws-cn:kms:cn-north-1:1:key/x",
+    )
+    assert china["Statement"][-1]["Condition"] == {  # type: ignore[index]
+        "StringEquals": {"kms:ViaService": "s3.cn-north-1.amazonaws.com.cn"}
     }
 
 

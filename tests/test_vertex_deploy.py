@@ -16,12 +16,13 @@ import pytest
 from components.gcp import vertex_deploy
 from components.gcp.vertex_api import VertexApi, VertexApiError, _split_with_new, _split_without
 from components.gcp.vertex_deploy import (
+    DEPLOY_UPDATE_MASK,
     DeployedModelProvider,
     DriftMonitorProvider,
     ModelProvider,
     deployed_model_id,
 )
-from tests.fake_vertex import ENDPOINT, PARENT, TOKEN, FakeVertex, serve
+from tests.fake_vertex import ENDPOINT, MUTABLE_FIELDS, PARENT, TOKEN, FakeVertex, serve
 
 pytestmark = pytest.mark.slow  # starts a local HTTP server
 
@@ -270,3 +271,48 @@ def test_traffic_split_helpers_always_sum_to_100() -> None:
     assert _split_without({"a": 0, "b": 100}, "b") == {"a": 100}
     assert _split_without({"a": 50, "b": 25, "c": 25}, "a") == {"b": 50, "c": 50}
     assert _split_without({"a": 100}, "a") == {}
+
+
+def test_the_fake_takes_the_update_masks_the_real_api_documents() -> None:
+    """From aiplatform.v1.json: replica counts and autoscaling metrics (v1: container
+    logging too); the v1beta1-only fields and everything else are refused."""
+    camel = {f for f in MUTABLE_FIELDS if "_" not in f}
+    assert camel == {
+        "dedicatedResources.minReplicaCount",
+        "dedicatedResources.maxReplicaCount",
+        "dedicatedResources.requiredReplicaCount",
+        "dedicatedResources.autoscalingMetricSpecs",
+        "automaticResources.minReplicaCount",
+        "automaticResources.maxReplicaCount",
+        "disableContainerLogging",
+    }
+    assert set(DEPLOY_UPDATE_MASK) <= MUTABLE_FIELDS
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        "displayName",  # what the provider used to send: the real API refuses it
+        "dedicatedResources.minReplicaCount,displayName",
+        "dedicatedResources.machineSpec",
+        "dedicatedResources.scaleToZeroSpec",  # v1beta1 only
+        "enableContainerLogging",  # v1beta1 only
+        "",
+    ],
+)
+def test_an_update_mask_the_real_api_refuses_is_refused(fake: FakeVertex, mask: str) -> None:
+    created = DeployedModelProvider().create(deploy_props(upload(fake)))
+    dm_id = created.outs["deployedModelId"]
+    with serve(fake) as url:
+        api = VertexApi(base_url=url, token=lambda: TOKEN, poll_seconds=0.01)
+        with pytest.raises(VertexApiError, match="mutateDeployedModel updates only"):
+            api.mutate_deployed_model(
+                ENDPOINT, {"id": dm_id, "displayName": "x"}, mask.split(",") if mask else []
+            )
+
+
+def test_a_new_display_name_replaces_the_deployment(fake: FakeVertex) -> None:
+    provider = DeployedModelProvider()
+    created = provider.create(deploy_props(upload(fake)))
+    new = {**deploy_props(created.outs["model"]), "displayName": "prod-embeddings-v2"}
+    assert provider.diff(str(created.id), created.outs, new).replaces == ["displayName"]

@@ -8,9 +8,11 @@ model versions and their metrics (labelled by model and version) stay comparable
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from blueprint.modelrepo.llm import MANIFEST
 from blueprint.modelrepo.snapshot import snapshot
 from blueprint.paths import MODEL_REPO
 
@@ -20,12 +22,19 @@ def model_pin(repo_model: str, repo: Path = MODEL_REPO) -> dict[str, Any]:
 
     The digest is the model's snapshot digest (:func:`blueprint.modelrepo.snapshot.snapshot`):
     every file the model store publishes, its weights included by their pinned hash, so
-    it changes exactly when what a server loads does. A model missing from the
-    repository pins to no versions and no digest.
+    it changes exactly when what a server loads does. An LLM (``llm.yaml``, served by
+    vLLM) pins to its manifest's digest; a model missing from the repository to no
+    versions and no digest.
     """
     root = repo / repo_model
     if not (root / "config.pbtxt").is_file():
-        return {"versions": [], "digest": None}
+        manifest = root / MANIFEST
+        if manifest.is_file():
+            # An LLM served by vLLM: its manifest pins engine, weights revision and
+            # variants, so it is what both regions must share.
+            return {"versions": [], "digest": f"sha256:{sha256(manifest.read_bytes()).hexdigest()}"}
+        # Nothing to pin; no null either (outputs lose nulls on the way through state).
+        return {"versions": []}
     versions = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=int)
     return {"versions": versions, "digest": f"sha256:{snapshot([repo_model], repo).digest}"}
 

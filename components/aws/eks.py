@@ -21,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
+from blueprint.limits import IAM_ROLE_NAME, autoname_within
 
 TYPE = "llm-inference:aws:EksCluster"
 
@@ -74,6 +75,68 @@ def assume_role_policy(service: str) -> str:
             ],
         }
     )
+
+
+KEY_USER_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+)
+"""What EC2 does with a customer-managed key to create and attach an encrypted volume."""
+
+
+def node_volume_key_policy(
+    *, partition: str, dns_suffix: str, account: str, region: str
+) -> dict[str, object]:
+    """The key policy of a key that encrypts node root volumes (and EKS secrets).
+
+    Without a key policy KMS applies the default one, which lets only IAM principals
+    whose own policies grant KMS use the key. Managed node groups launch through the
+    Auto Scaling service-linked role (``AWSServiceRoleForAutoScaling``), whose policy
+    grants no KMS: every launch fails with ``Client.InternalError`` and the node group
+    never gets a node. The policy lets any principal of the account use the key *through
+    EC2 in this region* (the pattern of the AWS-managed ``aws/ebs`` key), which covers
+    that service-linked role, EC2 Fleet's and Karpenter's controller, without naming a
+    service-linked role that may not exist yet (KMS refuses a policy naming an unknown
+    principal).
+    """
+    through_ec2 = {
+        "kms:CallerAccount": account,
+        "kms:ViaService": f"ec2.{region}.{dns_suffix}",
+    }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "VolumesThroughEc2",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": list(KEY_USER_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringEquals": through_ec2},
+            },
+            {
+                "Sid": "VolumeGrantsThroughEc2",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": through_ec2,
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            },
+        ],
+    }
 
 
 def node_launch_template(
@@ -196,12 +259,24 @@ class EksCluster(pulumi.ComponentResource):
         return {**self._args.tags, "Name": name}
 
     def _create_key(self) -> aws.kms.Key:
+        invoke = pulumi.InvokeOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke)
+        region = self._args.region
         return aws.kms.Key(
             f"{self._name}-secrets",
             description=f"EKS secrets envelope encryption and node volumes of "
             f"{self._args.cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=pulumi.Output.all(partition.partition, partition.dns_suffix, account).apply(
+                lambda v: json.dumps(
+                    node_volume_key_policy(
+                        partition=v[0], dns_suffix=v[1], account=v[2], region=region
+                    ),
+                    sort_keys=True,
+                )
+            ),
             tags=self._tags(f"{self._name}-secrets"),
             opts=self._child,
         )
@@ -221,6 +296,7 @@ class EksCluster(pulumi.ComponentResource):
         args = self._args
         role = aws.iam.Role(
             f"{self._name}-cluster",
+            name=autoname_within(f"{self._name}-cluster", IAM_ROLE_NAME),
             assume_role_policy=assume_role_policy("eks.amazonaws.com"),
             tags=self._tags(f"{self._name}-cluster"),
             opts=self._child,
@@ -288,6 +364,7 @@ class EksCluster(pulumi.ComponentResource):
     def _create_node_role(self) -> aws.iam.Role:
         role = aws.iam.Role(
             f"{self._name}-node",
+            name=autoname_within(f"{self._name}-node", IAM_ROLE_NAME),
             assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=self._tags(f"{self._name}-node"),
             opts=self._child,

@@ -438,6 +438,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Action": [
                             "ec2:DescribeAvailabilityZones",
+                            "ec2:DescribeCapacityReservations",
                             "ec2:DescribeImages",
                             "ec2:DescribeInstances",
                             "ec2:DescribeInstanceTypeOfferings",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from blueprint.limits import IAM_ROLE_NAME, autoname_within
 from blueprint.modelrepo.snapshot import RepositorySnapshot
 
 TYPE = "llm-inference:aws:ModelStore"
@@ -277,6 +278,7 @@ class AwsModelStore(pulumi.ComponentResource):
         kind = "writer" if write else "reader"
         role = aws.iam.Role(
             f"{self._name}-weights-{kind}-{who}",
+            name=autoname_within(f"{self._name}-weights-{kind}-{who}", IAM_ROLE_NAME),
             description=f"{who}: {'write' if write else 'read'} {access.prefix}/ only",
             assume_role_policy=access.trust,
             tags=dict(self._args.tags),
@@ -309,6 +311,7 @@ class AwsModelStore(pulumi.ComponentResource):
     ) -> aws.iam.Role:
         role = aws.iam.Role(
             f"{self._name}-reader-{reader}",
+            name=autoname_within(f"{self._name}-reader-{reader}", IAM_ROLE_NAME),
             description=f"{reader}: read-only access to the model repository",
             assume_role_policy=trust,
             tags=dict(self._args.tags),

@@ -17,6 +17,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from blueprint.limits import CLOUDWATCH_RETENTION_DAYS, IAM_ROLE_NAME, autoname_within
 from blueprint.network import plan_subnets, subnet_problems
 from components._inputs import InputErrors
 
@@ -51,7 +52,12 @@ class AwsNetwork(pulumi.ComponentResource):
             errors.add("cidr", problem)
         errors.check(bool(args.zones), "zones", "list at least one availability zone")
         errors.check(len(set(args.zones)) == len(args.zones), "zones", "a zone is listed twice")
-        errors.check(args.flow_log_retention_days >= 1, "flow_log_retention_days", "must be >= 1")
+        errors.check(
+            args.flow_log_retention_days in CLOUDWATCH_RETENTION_DAYS,
+            "flow_log_retention_days",
+            f"CloudWatch Logs accepts only {list(CLOUDWATCH_RETENTION_DAYS)} "
+            f"(got {args.flow_log_retention_days})",
+        )
         errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
         self._name = name
@@ -195,6 +201,7 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
+            name=autoname_within(f"{self._name}-flow-logs", IAM_ROLE_NAME),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",

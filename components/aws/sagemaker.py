@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from blueprint.limits import IAM_ROLE_NAME, autoname_within
+
 TYPE = "llm-inference:aws:SageMakerServerless"
 VARIANT = "AllTraffic"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
@@ -151,10 +153,28 @@ def execution_policy(
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt"],
                 "Resource": [kms_key_arn],
-                "Condition": {"StringEquals": {"kms:ViaService": "s3.amazonaws.com"}},
+                # kms:ViaService is the regional endpoint of the service calling KMS
+                # (s3.<region>.amazonaws.com); a bare "s3.amazonaws.com" never matches.
+                "Condition": {"StringEquals": {"kms:ViaService": via_service("s3", kms_key_arn)}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+DNS_SUFFIXES = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}
+"""The service endpoints' DNS suffix per AWS partition (kms:ViaService values end with it)."""
+
+
+def via_service(service: str, key_arn: str) -> str:
+    """The ``kms:ViaService`` value of ``service`` calling KMS for ``key_arn``.
+
+    SSE-KMS needs the key in the bucket's region, so the key's region is the
+    calling endpoint's: ``arn:aws:kms:us-east-1:...`` -> ``s3.us-east-1.amazonaws.com``.
+    """
+    parts = key_arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[3]:
+        raise ValueError(f"not a regional KMS key ARN: {key_arn!r}")
+    return f"{service}.{parts[3]}.{DNS_SUFFIXES.get(parts[1], 'amazonaws.com')}"
 
 
 class SageMakerServerless(pulumi.ComponentResource):
@@ -223,6 +243,7 @@ class SageMakerServerless(pulumi.ComponentResource):
         a = self._args
         role = aws.iam.Role(
             f"{self._name}-execution",
+            name=autoname_within(f"{self._name}-execution", IAM_ROLE_NAME),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -486,6 +507,7 @@ class SageMakerInvoker(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
+            name=autoname_within(f"{name}-role", IAM_ROLE_NAME),
             assume_role_policy=args.assume_role_policy,
             tags=dict(args.tags),
             opts=child,

@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
+from blueprint.limits import SERVICE_ACCOUNT_ID, fit_name
 from components.gcp.kms import GKE_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 
 TYPE = "llm-inference:gcp:GkeCluster"
@@ -141,7 +142,7 @@ class GkeCluster(pulumi.ComponentResource):
         account = gcp.serviceaccount.Account(
             f"{self._name}-nodes",
             project=args.project,
-            account_id=f"{args.cluster_name}-nodes"[:30].rstrip("-"),
+            account_id=fit_name(f"{args.cluster_name}-nodes", SERVICE_ACCOUNT_ID),
             display_name=f"GKE nodes of {args.cluster_name}",
             opts=self._child,
         )

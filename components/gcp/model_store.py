@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from blueprint.limits import SERVICE_ACCOUNT_ID, fit_name
 from blueprint.modelrepo.snapshot import RepositorySnapshot
 from components.gcp.kms import GCS_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 
@@ -197,7 +198,7 @@ class GcpModelStore(pulumi.ComponentResource):
         a = self._args
         writer = gcp.serviceaccount.Account(
             f"{self._name}-weights-writer-{who}",
-            account_id=f"weights-import-{who}"[:30].rstrip("-"),
+            account_id=fit_name(f"weights-import-{who}", SERVICE_ACCOUNT_ID),
             display_name=f"hub import {who}: write {prefix}/ only",
             project=a.project,
             opts=self._child,
@@ -233,7 +234,7 @@ class GcpModelStore(pulumi.ComponentResource):
         a = self._args
         reader = gcp.serviceaccount.Account(
             f"{self._name}-reader",
-            account_id=f"{self._name}-reader"[:30].rstrip("-"),
+            account_id=fit_name(f"{self._name}-reader", SERVICE_ACCOUNT_ID),
             display_name="Triton pods: read-only model repository",
             project=a.project,
             opts=self._child,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from blueprint.limits import SERVICE_ACCOUNT_ID, fit_name
 from blueprint.triton import HTTP_PORT, READY_PATH
 from components.gcp.kms import VERTEX_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 from components.gcp.vertex_api import regional_endpoint
@@ -128,6 +129,8 @@ class VertexEndpoint(pulumi.ComponentResource):
         )
 
     def _create_key(self, agent: pulumi.Output[str]) -> gcp.kms.CryptoKey:
+        """The CMEK key; what is encrypted with it waits for the agent's grant
+        (:attr:`_key_grant`): Vertex AI refuses a key its agent cannot use yet."""
         a = self._args
         cmek = cmek_key(
             CmekNames(
@@ -143,6 +146,7 @@ class VertexEndpoint(pulumi.ComponentResource):
             ),
             parent=self,
         )
+        self._key_grant = cmek.grant
         return cmek.key
 
     def _create_runner_account(self) -> gcp.serviceaccount.Account:
@@ -151,7 +155,7 @@ class VertexEndpoint(pulumi.ComponentResource):
         # default service agent, which can read most of the project.
         return gcp.serviceaccount.Account(
             f"{self._name}-runner",
-            account_id=f"{self._name}-run"[-30:].lstrip("-"),
+            account_id=fit_name(f"{self._name}-run", SERVICE_ACCOUNT_ID),
             display_name=f"Vertex AI model runner for {self._name}",
             project=self._args.project,
             opts=self._child,
@@ -202,7 +206,7 @@ class VertexEndpoint(pulumi.ComponentResource):
                 "psc_automation_configs": [{"project_id": a.project, "network": a.network}],
             },
             labels={**a.labels, "model": a.repo_model.replace("_", "-")},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, self._key_grant]),
         )
 
     def _upload_model(self, key: gcp.kms.CryptoKey) -> VertexModel:
@@ -233,7 +237,9 @@ class VertexEndpoint(pulumi.ComponentResource):
                 "kmsKeyName": key.id,
                 "labels": {**a.labels, "model": a.repo_model.replace("_", "-")},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(a.artifact.uploads)),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*a.artifact.uploads, self._key_grant]
+            ),
         )
 
     def _deploy(
@@ -302,5 +308,5 @@ class VertexEndpoint(pulumi.ComponentResource):
                 "kmsKeyName": key.id,
                 "labels": {**a.labels, "alert": ALARM_DRIFT.lower()},
             },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._key_grant]),
         )

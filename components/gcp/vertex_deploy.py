@@ -163,8 +163,17 @@ DEPLOY_REPLACE_KEYS = (
     "machineType",
     "serviceAccount",
     "scaleToZero",
+    # mutateDeployedModel cannot change a display name (its request documents the few
+    # fields it can: replica counts, autoscaling metrics, container logging).
+    "displayName",
 )
-DEPLOY_UPDATE_KEYS = ("minReplicaCount", "maxReplicaCount", "targetCpuPercent", "displayName")
+DEPLOY_UPDATE_KEYS = ("minReplicaCount", "maxReplicaCount", "targetCpuPercent")
+DEPLOY_UPDATE_MASK = (
+    "dedicatedResources.minReplicaCount",
+    "dedicatedResources.maxReplicaCount",
+    "dedicatedResources.autoscalingMetricSpecs",
+)
+"""What an in-place update changes: only fields ``mutateDeployedModel`` accepts."""
 
 
 def deployed_model_id(props: Mapping[str, Any]) -> str:
@@ -249,17 +258,8 @@ class DeployedModelProvider(_VertexProvider):
         body = deployed_model_body(news, dm_id)
         deployed = self.api(news).mutate_deployed_model(
             news["endpoint"],
-            {
-                "id": dm_id,
-                "displayName": body["displayName"],
-                "dedicatedResources": body["dedicatedResources"],
-            },
-            [
-                "displayName",
-                "dedicatedResources.minReplicaCount",
-                "dedicatedResources.maxReplicaCount",
-                "dedicatedResources.autoscalingMetricSpecs",
-            ],
+            {"id": dm_id, "dedicatedResources": body["dedicatedResources"]},
+            list(DEPLOY_UPDATE_MASK),
         )
         return UpdateResult(_deploy_outs(news, deployed))
 

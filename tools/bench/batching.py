@@ -11,11 +11,16 @@ shared memory, p99, stability windows). Server truth comes from Triton itself:
 the mean batch size from the metrics endpoint (delta ``nv_inference_count`` /
 delta ``nv_inference_exec_count``) and the cost of one execution per batch size
 from the statistics API (``batch_stats``), fitted as t(B) = t0 + t1*B. The fit
-predicts the most batching can give: min(max_batch_size, 1 + t0/t1). The gain is
-the shipped arm's best throughput among the concurrency levels where its p99 is no
-worse than the no-batching arm's at the same level, divided by the no-batching
-arm's peak throughput. Target: >= 80 % of the ceiling, and >= 2x where the
-ceiling is above 2.5x.
+bounds what batching can give one instance at the shipped ``max_batch_size`` B:
+B (t0 + t1) / (t0 + t1 B), the throughput of full batches over that of single
+requests (below both B and 1 + t0/t1; :func:`ceiling_of`).
+
+The arms are compared at a fixed latency budget, the model's ``latency_budget_ms``:
+the gain is the best throughput the shipped arm reaches with p99 within the budget,
+divided by the best the no-batching arm reaches within it, both from the closed-loop
+concurrency sweep. (Also reported: the gain at no worse p99 than the no-batching arm
+at the same concurrency.) Target: >= 80 % of the bound, and >= 2x where the bound is
+above 2.5x.
 
 Writes ``batching.csv``, ``batching.json`` and ``batching.png`` under ``--out``
 and prints a table with the machine and versions.
@@ -35,7 +40,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from blueprint.modelrepo.repo import is_batchable, model_names, parse_config
+from blueprint.modelrepo.repo import is_batchable, latency_budget_ms, model_names, parse_config
 from blueprint.paths import MODEL_REPO
 from tools.bench.perf import (
     delta,
@@ -88,6 +93,16 @@ class ModelSummary:
     target: float | None = None
     meets_target: bool | None = None
     note: str = ""
+    latency_budget_ms: float | None = None
+    """The model's p99 budget (``latency_budget_ms`` in its config): the arms' common bar."""
+    baseline_at_budget: float | None = None
+    """The no-batching arm's best throughput with p99 within the budget."""
+    shipped_at_budget: float | None = None
+    """The shipped arm's best throughput with p99 within the budget."""
+    gain_at_budget: float | None = None
+    """shipped_at_budget / baseline_at_budget: the figure the verdict judges."""
+    share_of_ceiling: float | None = None
+    """gain_at_budget / ceiling."""
 
 
 def fit_cost(batch_stats: list[dict[str, Any]]) -> tuple[float, float] | None:
@@ -114,9 +129,22 @@ def fit_cost(batch_stats: list[dict[str, Any]]) -> tuple[float, float] | None:
 
 
 def ceiling_of(t0: float, t1: float, max_batch: int) -> float:
+    """One instance's throughput at full batches of ``max_batch`` over that at batch 1.
+
+    With t(B) = t0 + t1*B per execution: B / t(B) against 1 / t(1), that is
+    B (t0 + t1) / (t0 + t1 B). It grows with B towards 1 + t0/t1 and stays below both
+    (min(B, 1 + t0/t1), which an earlier version used, overstates it).
+    """
+    t0 = max(t0, 0.0)
     if t1 <= 0:
-        return float(max_batch)
-    return min(float(max_batch), 1.0 + max(t0, 0.0) / t1)
+        return float(max_batch)  # no cost per item: B requests cost what one does
+    return max_batch * (t0 + t1) / (t0 + t1 * max_batch)
+
+
+def best_within(points: list[Point], budget_ms: float) -> Point | None:
+    """The highest-throughput point whose p99 is within ``budget_ms``."""
+    within = [p for p in points if p.p99_ms <= budget_ms]
+    return max(within, key=lambda p: p.throughput) if within else None
 
 
 def no_batching(config_json: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +218,7 @@ def summarise(model: str, config: Any, points: list[Point], stats: dict[str, Any
         max_batch_size=int(config.max_batch_size),
         instances=sum(max(g.count, 1) for g in config.instance_group) or 1,
         max_queue_delay_us=int(config.dynamic_batching.max_queue_delay_microseconds),
+        latency_budget_ms=latency_budget_ms(config),
     )
     s.batch_sizes_seen = {
         int(b["batch_size"]): int(b["compute_infer"]["count"]) for b in stats.get("batch_stats", [])
@@ -197,9 +226,20 @@ def summarise(model: str, config: Any, points: list[Point], stats: dict[str, Any
     fit = fit_cost(stats.get("batch_stats", []))
     if fit is not None:
         s.t0_ms, s.t1_ms = round(fit[0], 3), round(fit[1], 3)
-        s.ceiling = round(ceiling_of(fit[0], fit[1], s.max_batch_size), 2)
-    base = [p for p in points if p.arm == "no-batching"]
-    ship = [p for p in points if p.arm == "shipped"]
+    return score(s, points)
+
+
+def score(s: ModelSummary, points: list[Point]) -> ModelSummary:
+    """The bound from the fit, the gains and the verdict, from the sweep's points.
+
+    Pure: ``--rescore`` recomputes a recorded run's verdicts with it.
+    """
+    s = replace(s, note="")
+    notes: list[str] = []
+    if s.t0_ms is not None and s.t1_ms is not None:
+        s.ceiling = round(ceiling_of(s.t0_ms, s.t1_ms, s.max_batch_size), 2)
+    base = [p for p in points if p.model == s.model and p.arm == "no-batching"]
+    ship = [p for p in points if p.model == s.model and p.arm == "shipped"]
     if not base or not ship:
         s.note = "an arm has no measurement"
         return s
@@ -216,17 +256,30 @@ def summarise(model: str, config: Any, points: list[Point], stats: dict[str, Any
         at = max(within, key=lambda p: p.throughput)
         s.shipped_throughput_at_p99 = at.throughput
         s.gain_at_equal_p99 = round(at.throughput / peak.throughput, 2)
+    if s.latency_budget_ms is None:
+        notes.append("the config declares no latency_budget_ms: no gain at a budget")
+    else:
+        b, sh = best_within(base, s.latency_budget_ms), best_within(ship, s.latency_budget_ms)
+        s.baseline_at_budget = b.throughput if b else None
+        s.shipped_at_budget = sh.throughput if sh else None
+        if b is not None and sh is not None:
+            s.gain_at_budget = round(sh.throughput / b.throughput, 2)
+        else:
+            notes.append(f"an arm has no point with p99 within {s.latency_budget_ms:g} ms")
     if s.ceiling is not None:
         s.target = round(TARGET_SHARE * s.ceiling, 2)
         if s.ceiling > HIGH_CEILING:
             s.target = round(max(s.target, HIGH_CEILING_GAIN), 2)
-        s.meets_target = s.gain_at_equal_p99 is not None and s.gain_at_equal_p99 >= s.target
+        s.meets_target = s.gain_at_budget is not None and s.gain_at_budget >= s.target
+        if s.gain_at_budget is not None:
+            s.share_of_ceiling = round(s.gain_at_budget / s.ceiling, 2)
     else:
-        s.note = "too few batch sizes executed to fit t0 + t1*B"
+        notes.append("too few batch sizes executed to fit t0 + t1*B")
+    s.note = "; ".join(notes)
     return s
 
 
-def replot(report: Path) -> int:
+def load_report(report: Path) -> tuple[dict[str, Any], list[Point], list[ModelSummary]]:
     doc = json.loads(report.read_text())
     points = [Point(**p) for p in doc["points"]]
     summaries = [
@@ -235,6 +288,35 @@ def replot(report: Path) -> int:
         )
         for s in doc["models"]
     ]
+    return doc, points, summaries
+
+
+def rescore(report: Path, repo: Path = MODEL_REPO) -> int:
+    """Recompute a recorded run's bound, gains and verdicts from its points and fit.
+
+    The measurements (points, fitted t0 and t1) stay as they were; the summaries are
+    rewritten with today's arithmetic and each model's budget from its config, and the
+    report says when it was rescored.
+    """
+    doc, points, summaries = load_report(report)
+    rescored = []
+    variant = doc.get("variant")
+    config = "config.pbtxt" if not variant else f"configs/{variant}.pbtxt"
+    for s in summaries:
+        budget = latency_budget_ms(parse_config(repo / s.model / config))
+        rescored.append(score(replace(s, latency_budget_ms=budget), points))
+    doc["models"] = [asdict(s) for s in rescored]
+    doc["rescored"] = (
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}: summaries recomputed from these points "
+        "with the bound B(t0+t1)/(t0+t1*B) and the gain at each model's latency budget"
+    )
+    report.write_text(json.dumps(doc, indent=1))
+    print_table(rescored)
+    return replot(report)
+
+
+def replot(report: Path) -> int:
+    doc, points, summaries = load_report(report)
     host = doc["machine"]
     title = f"{host.get('cpu')} / {host.get('gpu', 'no GPU')}; weights: {doc.get('weights')}"
     plot(points, summaries, report.with_suffix(".png"), title)
@@ -265,7 +347,9 @@ def plot(points: list[Point], summaries: list[ModelSummary], path: Path, title: 
             ax.plot([p.p99_ms for p in pts], [p.throughput for p in pts], style, label=arm)
             for p in pts:
                 ax.annotate(f"c{p.concurrency}", (p.p99_ms, p.throughput), fontsize=7)
-        sub = f"ceiling {s.ceiling}x, gain {s.gain_at_equal_p99}x" if s.ceiling else ""
+        if s.latency_budget_ms is not None:
+            ax.axvline(s.latency_budget_ms, color="grey", linestyle=":", label="p99 budget")
+        sub = f"bound {s.ceiling}x, gain at budget {s.gain_at_budget}x" if s.ceiling else ""
         ax.set_title(f"{s.model}\n{sub}", fontsize=10)
         ax.set_xlabel("p99 latency (ms)")
         ax.set_ylabel("throughput (infer/s)")
@@ -345,9 +429,16 @@ def main(argv: list[str] | None = None) -> int:
         "the same shapes: same compute, for throughput only)",
     )
     p.add_argument("--replot", type=Path, default=None, help="redraw the PNG from a batching.json")
+    p.add_argument(
+        "--rescore",
+        type=Path,
+        default=None,
+        help="recompute a batching.json's bound, gains and verdicts from its points (no server)",
+    )
     args = p.parse_args(argv)
-    if args.replot is not None:
-        return replot(args.replot)
+    if args.replot is not None or args.rescore is not None:
+        # From a recorded batching.json, no server.
+        return rescore(args.rescore, args.repo) if args.rescore else replot(args.replot)
     try:
         concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
@@ -431,22 +522,27 @@ def write_outputs(
         f"versions: python {host['python']}, numpy {host['numpy']}, nvidia-pytriton "
         f"{host.get('nvidia-pytriton')}, tritonclient/perf_analyzer {host.get('tritonclient')}"
     )
+    print_table(summaries)
+    print(f"\nwrote {out}/batching.csv, batching.json, batching.png")
+
+
+def print_table(summaries: list[ModelSummary]) -> None:
     header = (
-        f"{'model':<15} {'maxB':>4} {'inst':>4} {'t0 ms':>7} {'t1 ms':>7} {'ceiling':>7} "
-        f"{'base/s':>8} {'p99 ms':>7} {'ship/s':>8} {'gain':>5} {'peak':>5} {'target':>6} verdict"
+        f"{'model':<15} {'maxB':>4} {'inst':>4} {'t0 ms':>7} {'t1 ms':>7} {'bound':>6} "
+        f"{'budget':>6} {'base/s':>8} {'ship/s':>8} {'gain':>5} {'share':>5} {'target':>6} "
+        "verdict"
     )
     print(header)
     for s in summaries:
         verdict = {True: "met", False: "NOT met", None: "n/a"}[s.meets_target]
-
+        share = f"{s.share_of_ceiling:>5.0%}" if s.share_of_ceiling is not None else f"{'-':>5}"
         print(
             f"{s.model:<15} {s.max_batch_size:>4} {s.instances:>4} {_num(s.t0_ms, 7, 2)} "
-            f"{_num(s.t1_ms, 7, 2)} {_num(s.ceiling, 7, 2)} {_num(s.baseline_throughput, 8)} "
-            f"{_num(s.baseline_p99_ms, 7)} {_num(s.shipped_throughput_at_p99, 8)} "
-            f"{_num(s.gain_at_equal_p99, 5, 2)} {_num(s.peak_gain, 5, 2)} "
-            f"{_num(s.target, 6, 2)} {verdict}" + (f" ({s.note})" if s.note else "")
+            f"{_num(s.t1_ms, 7, 2)} {_num(s.ceiling, 6, 2)} {_num(s.latency_budget_ms, 6, 0)} "
+            f"{_num(s.baseline_at_budget, 8)} {_num(s.shipped_at_budget, 8)} "
+            f"{_num(s.gain_at_budget, 5, 2)} {share} {_num(s.target, 6, 2)} {verdict}"
+            + (f" ({s.note})" if s.note else "")
         )
-    print(f"\nwrote {out}/batching.csv, batching.json, batching.png")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from tools.conformance import helm, images, kubernetes, metrics  # noqa: F401 (the check modules)
+from tools.conformance import (  # noqa: F401 (the check modules)
+    cloud,
+    helm,
+    iam,
+    images,
+    kubernetes,
+    metrics,
+)
 from tools.conformance.base import Check
 
 

@@ -18,26 +18,45 @@ from pulumi.runtime import rpc
 FAKE_ACCOUNT = "123456789012"
 """The AWS account the offline preview pretends to run in."""
 
-Computed = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+Computed = Callable[[str, Mapping[str, Any], str], dict[str, Any]]
+"""``(resource name, inputs, region of its provider) -> outputs the provider computes``."""
+
+DEFAULT_REGION = "us-east-1"
+"""The region of an AWS resource whose provider does not say (the provider's own default)."""
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
 
 
-def _aws_arn(service: str, kind: str) -> Computed:
-    def computed(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        return {"arn": f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{kind}{name}"}
+def _aws_arn(service: str, kind: str, name_input: str = "name", *, lower: bool = False) -> Computed:
+    """A regional ARN, as the provider returns it: the resource's own name (the
+    ``name_input`` the program set, else the Pulumi name) in its provider's region."""
+
+    def computed(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+        own = str(inputs.get(name_input) or name)
+        own = own.lower() if lower else own
+        return {"arn": f"arn:aws:{service}:{region}:{FAKE_ACCOUNT}:{kind}{own}"}
 
     return computed
 
 
-def _eks_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _iam_arn(kind: str) -> Computed:
+    """IAM is global: its ARNs carry no region."""
+
+    def computed(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+        own = str(inputs.get("name") or name)
+        return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT}:{kind}{own}"}
+
+    return computed
+
+
+def _eks_cluster(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     cluster = inputs.get("name", name)
-    oidc = f"oidc.eks.us-east-1.amazonaws.com/id/{_digest(cluster).upper()}"
+    oidc = f"oidc.eks.{region}.amazonaws.com/id/{_digest(cluster).upper()}"
     return {
-        "arn": f"arn:aws:eks:us-east-1:{FAKE_ACCOUNT}:cluster/{cluster}",
-        "endpoint": f"https://{_digest(cluster, 'api').upper()}.gr7.us-east-1.eks.amazonaws.com",
+        "arn": f"arn:aws:eks:{region}:{FAKE_ACCOUNT}:cluster/{cluster}",
+        "endpoint": f"https://{_digest(cluster, 'api').upper()}.gr7.{region}.eks.amazonaws.com",
         "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
         "identities": [{"oidcs": [{"issuer": f"https://{oidc}"}]}],
         "vpcConfig": {
@@ -47,7 +66,7 @@ def _eks_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _gke_cluster(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     cluster = inputs.get("name", name)
     return {
         "endpoint": f"10.0.{int(_digest(cluster)[:2], 16) % 250}.2",
@@ -56,20 +75,20 @@ def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _oidc_provider(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _oidc_provider(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     url = str(inputs.get("url", name)).removeprefix("https://")
     return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{url}"}
 
 
-def _sqs_queue(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _sqs_queue(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     queue = inputs.get("name", name)
     return {
-        "arn": f"arn:aws:sqs:us-east-1:{FAKE_ACCOUNT}:{queue}",
-        "url": f"https://sqs.us-east-1.amazonaws.com/{FAKE_ACCOUNT}/{queue}",
+        "arn": f"arn:aws:sqs:{region}:{FAKE_ACCOUNT}:{queue}",
+        "url": f"https://sqs.{region}.amazonaws.com/{FAKE_ACCOUNT}/{queue}",
     }
 
 
-def _gcp_service_account(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _gcp_service_account(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     account = inputs.get("accountId", name)
     project = inputs.get("project", "offline-project")
     return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
@@ -84,10 +103,17 @@ OFFLINE_PASSWORD = "offline-placeholder-password"  # noqa: S105 (never deployed)
 """What ``random.RandomPassword`` gives offline: not random, and always secret."""
 
 
-def _random_password(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _random_password(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     # The provider marks result and bcryptHash secret; so does the offline answer, so the
     # plan shows [secret] wherever the password goes.
     return {"result": _secret(OFFLINE_PASSWORD), "bcryptHash": _secret(OFFLINE_PASSWORD)}
+
+
+def _gcp_autonamed(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """A GCP resource the program leaves unnamed gets its Pulumi name (plus a random
+    suffix for real; the offline preview keeps it deterministic), as other resources
+    and the stack's outputs read ``.name``."""
+    return {"name": inputs.get("name") or name}
 
 
 def _number(*parts: str) -> str:
@@ -95,48 +121,53 @@ def _number(*parts: str) -> str:
     return str(int(_digest(*parts), 16) % 10**10).rjust(10, "1")
 
 
-def _load_balancer_service(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _load_balancer_service(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     """A LoadBalancer Service gets an address once the cloud provisions it."""
     spec = dict(inputs.get("spec") or {})
     if spec.get("type") != "LoadBalancer":
         return {}
-    host = f"{_digest(name, 'lb')}.elb.us-east-1.amazonaws.com"
+    host = f"{_digest(name, 'lb')}.elb.{region}.amazonaws.com"
     return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
 
 
 COMPUTED: dict[str, Computed] = {
-    "aws:iam/role:Role": _aws_arn("iam", "role/"),
-    "aws:iam/policy:Policy": _aws_arn("iam", "policy/"),
+    "aws:iam/role:Role": _iam_arn("role/"),
+    "aws:iam/policy:Policy": _iam_arn("policy/"),
     "aws:kms/key:Key": _aws_arn("kms", "key/"),
-    "aws:s3/bucket:Bucket": lambda name, inputs: {
+    "aws:s3/bucket:Bucket": lambda name, inputs, region: {
         "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
         "bucket": inputs.get("bucket", name),
     },
     "aws:sqs/queue:Queue": _sqs_queue,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
-    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {
-        "arn": f"arn:aws:ec2:us-east-1:{FAKE_ACCOUNT}:launch-template/lt-{_digest(name)}",
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs, region: {
+        "arn": f"arn:aws:ec2:{region}:{FAKE_ACCOUNT}:launch-template/lt-{_digest(name)}",
         "latestVersion": 1,
     },
     "gcp:serviceaccount/account:Account": _gcp_service_account,
     "aws:sns/topic:Topic": _aws_arn("sns", ""),
     "aws:cloudwatch/logGroup:LogGroup": _aws_arn("logs", "log-group:"),
+    # SageMaker lowercases the endpoint's name in its ARN.
+    "aws:sagemaker/endpoint:Endpoint": _aws_arn("sagemaker", "endpoint/", lower=True),
+    "gcp:compute/network:Network": _gcp_autonamed,
+    "gcp:compute/router:Router": _gcp_autonamed,
+    "gcp:compute/subnetwork:Subnetwork": _gcp_autonamed,
     "aws:eks/cluster:Cluster": _eks_cluster,
     "gcp:container/cluster:Cluster": _gke_cluster,
     # Serverless, Vertex AI (dynamic providers), routing and DNS.
-    "pulumi-python:dynamic/vertex:Model": lambda name, inputs: {
+    "pulumi-python:dynamic/vertex:Model": lambda name, inputs, region: {
         "modelName": f"{inputs.get('parent')}/models/{_number(name)}"
     },
-    "pulumi-python:dynamic/vertex:DeployedModel": lambda name, inputs: {
+    "pulumi-python:dynamic/vertex:DeployedModel": lambda name, inputs, region: {
         "deployedModelId": _number(name, "deployed"),
         "serviceAttachment": f"projects/vertex-tenant/regions/r/serviceAttachments/{_digest(name)}",
     },
-    "pulumi-python:dynamic/vertex:DriftMonitor": lambda name, inputs: {
+    "pulumi-python:dynamic/vertex:DriftMonitor": lambda name, inputs, region: {
         "jobName": f"{inputs.get('parent')}/modelDeploymentMonitoringJobs/{_number(name)}"
     },
     "kubernetes:core/v1:Service": _load_balancer_service,
     "random:index/randomPassword:RandomPassword": _random_password,
-    "aws:route53/zone:Zone": lambda name, inputs: {
+    "aws:route53/zone:Zone": lambda name, inputs, region: {
         "zoneId": f"Z{_digest(name).upper()}",
         "nameServers": [f"ns-{i}.awsdns-{_number(name)[:2]}.com" for i in range(1, 5)],
     },
@@ -166,6 +197,13 @@ class BlueprintMocks(pulumi.runtime.Mocks):
 
     def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._stack_outputs = dict(stack_outputs or {})
+        self._regions: dict[str, str] = {}
+        """Region of each AWS provider, by its name (ARNs carry their provider's region)."""
+
+    def _region(self, args: pulumi.runtime.MockResourceArgs) -> str:
+        # A provider reference is "<urn>::<id>"; a URN ends with the resource's name.
+        parts = str(args.provider or "").split("::")
+        return self._regions.get(parts[-2] if len(parts) >= 2 else "", DEFAULT_REGION)
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -181,12 +219,15 @@ class BlueprintMocks(pulumi.runtime.Mocks):
             return ref, {"name": ref, "outputs": dict(outputs), "secretOutputNames": []}
         if args.typ in AUTONAMED and not state.get("name"):
             state["name"] = args.name
+        if args.typ == "pulumi:providers:aws":
+            self._regions[args.name] = str(args.inputs.get("region") or DEFAULT_REGION)
+        region = self._region(args)
         computed = COMPUTED.get(args.typ)
         if computed is not None:
-            state.update(computed(args.name, args.inputs))
+            state.update(computed(args.name, args.inputs, region))
         elif args.typ.startswith("aws:") and "arn" not in state:
             service = args.typ.split(":")[1].split("/")[0]
-            state["arn"] = f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{args.name}"
+            state["arn"] = f"arn:aws:{service}:{region}:{FAKE_ACCOUNT}:{args.name}"
         return resource_id(args.typ, args.name), state
 
     def call(
