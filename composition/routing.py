@@ -339,13 +339,16 @@ def check_edge_against_core(
 def routing_export(cfg: StackConfig) -> dict[str, Any] | None:
     if cfg.routing is None:
         return None
-    return {
+    exported: dict[str, Any] = {
         "header": cfg.routing.header,
         "defaultClass": cfg.routing.default_class,
         "classes": {n: c.tier.value for n, c in sorted(cfg.routing.classes.items())},
         "delegated": list(cfg.edge.delegate_classes) if cfg.edge else [],
-        "auth": auth_export(cfg.routing),
     }
+    auth = auth_export(cfg.routing)
+    if auth is not None:  # no key rather than null: a stack without gateway auth
+        exported["auth"] = auth
+    return exported
 
 
 def auth_export(routing: RoutingConfig) -> dict[str, Any] | None:

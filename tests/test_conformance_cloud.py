@@ -28,6 +28,7 @@ from tests.conftest import REPO
 from tools.conformance import cloud
 from tools.conformance.base import Finding
 from tools.preview.recorder import Plan, record_program
+from tools.preview.run import secrets_needed
 
 FACTS = Path("/nonexistent")  # these checks read the service models botocore ships
 
@@ -366,8 +367,10 @@ def test_the_longest_config_names_give_names_the_providers_accept() -> None:
     the longest committed stack name: every cloud name must still fit."""
     doc = longest_names(yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text()))
     raw = doc["config"]
-    validate_config(raw, StackSource("longest-names.yaml", json.dumps(raw)))
-    plan = record_program("staging", raw, {})
+    config = validate_config(raw, StackSource("longest-names.yaml", json.dumps(raw)))
+    # The stack's secrets as the offline preview stands them in (placeholders).
+    secrets = secrets_needed(config)
+    plan = record_program("staging", raw, {}, placeholders=list(secrets))
     fullest = max(
         len(name) / rule.max_len
         for r in plan.custom
