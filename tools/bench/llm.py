@@ -42,6 +42,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -218,7 +219,7 @@ def aiperf_command(
 
 def aiperf_env(tmp: Path) -> dict[str, str]:
     """aiperf with a local tokenizer folder fails under HF_HUB_OFFLINE (it resolves the
-    path as a hub snapshot); it leaves mmap files in TMPDIR, which is ours."""
+    path as a hub snapshot); TMPDIR is ``tmp``."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -263,8 +264,9 @@ def run_level(
     artifacts = out / "runs" / name
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
-    tmp = out / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
+    # aiperf's zmq sockets live in TMPDIR (a socket path over 107 characters fails, as
+    # under a pytest folder), and it leaves its mmap files there: a short folder of ours.
+    tmp = Path(tempfile.mkdtemp(prefix="aiperf-"))
     cmd = aiperf_command(
         aiperf,
         url=llm.url,
@@ -277,8 +279,8 @@ def run_level(
     )
     before = counters(llm.metrics())
     started = time.monotonic()
-    with (artifacts / "aiperf.log").open("w") as log:
-        try:
+    try:
+        with (artifacts / "aiperf.log").open("w") as log:
             proc = subprocess.run(
                 cmd,
                 env=aiperf_env(tmp),
@@ -287,13 +289,14 @@ def run_level(
                 timeout=timeout_s,
                 check=False,
             )
-        except subprocess.TimeoutExpired:
-            raise BenchError(
-                f"{name}: aiperf ran past {timeout_s:.0f} s; see {artifacts / 'aiperf.log'}"
-            ) from None
+    except subprocess.TimeoutExpired:
+        raise BenchError(
+            f"{name}: aiperf ran past {timeout_s:.0f} s; see {artifacts / 'aiperf.log'}"
+        ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     command_s = time.monotonic() - started
     after = counters(llm.metrics())
-    shutil.rmtree(tmp, ignore_errors=True)  # aiperf leaves its mmap files there
     export = artifacts / "profile_export_aiperf.json"
     if proc.returncode != 0 or not export.is_file():
         tail = "\n".join((artifacts / "aiperf.log").read_text(errors="replace").splitlines()[-20:])

@@ -20,8 +20,11 @@ How it runs (checked on this machine; shared/DESIGN.md and the LLM lab's report)
   start recompiled for ~35 s; the plain compile cache makes warm starts ~35 s),
   vLLM's and inductor's caches under ``build/llm/cache``, ``VLLM_CPU_OMP_THREADS_BIND=auto``
   (on 2 cores it binds the engine to one core and leaves the other to the API server
-  and the client: binding both was 2x slower), no hub, no usage reporting, and
-  ``TMPDIR`` in the work folder (the engine leaves zmq sockets there);
+  and the client: binding both was 2x slower), no hub, no usage reporting, and a
+  ``TMPDIR`` of the launcher's own (the engine puts its zmq sockets there and leaves
+  them behind; the folder is short-named under the system's temporary folder, because
+  a socket path longer than 107 characters fails, as a pytest folder's did, and it is
+  removed when the server stops);
 - it runs in its own session: the API server forks ``EngineCore`` and ``Worker``
   processes (3.4 GB of the ~4 GB), which outlive a killed API server, so every stop
   signals the whole process group.
@@ -35,8 +38,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -122,6 +127,7 @@ class LocalVllm:
         self.ready_s: float | None = None
         """Seconds from the last start to /health answering 200."""
         self._log: IO[bytes] | None = None
+        self._tmp: Path | None = None
 
     # -- what it serves ------------------------------------------------------
 
@@ -190,7 +196,7 @@ class LocalVllm:
             TRANSFORMERS_OFFLINE="1",
             VLLM_NO_USAGE_STATS="1",
             DO_NOT_TRACK="1",
-            TMPDIR=str((s.work_dir / "tmp").resolve()),
+            TMPDIR=str(self._tmp or tempfile.gettempdir()),
         )
         env.update(s.env)
         return env
@@ -212,12 +218,9 @@ class LocalVllm:
             command = self.command(self.model_dir)  # a missing venv is named here
         except (llm_weights.WeightsError, MissingVenv) as exc:
             raise VllmError(str(exc)) from None
-        tmp = s.work_dir / "tmp"
-        with contextlib.suppress(OSError):  # the last run's sockets; nothing runs now
-            for leftover in tmp.iterdir():
-                if leftover.is_socket() or leftover.name.startswith("vllm_dist_"):
-                    leftover.unlink()
-        tmp.mkdir(parents=True, exist_ok=True)
+        s.work_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_tmp()
+        self._tmp = Path(tempfile.mkdtemp(prefix="vllm-"))
         self._log = self.log_path.open("ab")
         self._log.write(f"---- {time.strftime('%FT%T')} {' '.join(command)}\n".encode())
         self._log.flush()
@@ -324,6 +327,12 @@ class LocalVllm:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def __enter__(self) -> LocalVllm:
         self.start()
