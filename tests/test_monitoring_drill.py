@@ -7,6 +7,10 @@
 2. Kill only the model's Python backend stub: Triton and its health checks stay up,
    every request fails with reason BACKEND, and TritonBackendFailures fires and reaches
    the webhook; the load generator's failures equal Triton's BACKEND failures.
+3. Kill the LLM server (vLLM, SIGKILL to its whole process group) under load:
+   LlmEngineDown fires in Prometheus and reaches Alertmanager and the webhook; restart
+   it on the same port: the alert resolves and the resolved notification arrives. It
+   uses the session's vLLM (tests/conftest.py), which it leaves running again.
 
 Drill timings (``--drill``): rules rendered with ``DRILL_FOR`` (10 s), scrape and
 evaluation every second, Alertmanager group timers 2 s / 5 s. Timings are printed,
@@ -25,6 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tools.llm.server import LocalVllm
 from tools.local.loadgen import LoadGenerator
 from tools.local.observability import Observability
 from tools.local.triton import LocalTriton, TritonSettings
@@ -205,4 +210,88 @@ def test_dead_backend_with_healthy_server_fires_backend_failures(
     print(
         f"\ndrill: stub killed -> TritonBackendFailures at the webhook {delivered:.1f} s;"
         f" load: {tally.sent} sent, {tally.ok} ok, {tally.failed} failed"
+    )
+
+
+LLM_BODY = {
+    "model": "chat_llm",
+    "messages": [{"role": "user", "content": "Name a colour."}],
+    "max_tokens": 8,
+}
+
+
+def test_kill_llm_under_load_pages_and_resolves(llm: LocalVllm, tmp_path: Path) -> None:
+    stack = Observability.start(
+        triton_targets=(),
+        models=(),
+        llm_targets=(llm.metrics_target,),
+        llm_models=(llm.settings.model,),
+        llm_variant=llm.variant_name,
+        work_dir=tmp_path / "obs",
+        drill=True,
+        scrape_interval="1s",
+        evaluation_interval="1s",
+    )
+    with stack:
+        assert _wait(lambda: stack.prometheus.query('up{job="vllm"} == 1'), 30), (
+            "Prometheus never scraped vLLM"
+        )
+        # Two short chats a second: about one request in flight on this machine.
+        load = LoadGenerator(
+            llm.url,
+            llm.served_model_name,
+            {**LLM_BODY, "model": llm.served_model_name},
+            rate_rps=2,
+            timeout_s=60,
+            workers=16,
+            path="/v1/chat/completions",
+        ).start()
+        time.sleep(5)
+        before = load.snapshot()
+        assert before.ok > 0, f"no request succeeded before the fault: {before}"
+        assert before.failed == 0, before
+
+        killed_at = time.monotonic()
+        llm.kill()  # SIGKILL to the API server, EngineCore and Worker at once
+
+        firing = stack.prometheus.wait_for_alert("LlmEngineDown", timeout_s=BOUND_S)
+        assert firing is not None, "LlmEngineDown did not fire in Prometheus"
+        assert firing["labels"]["deployment"] == "local"
+        in_prometheus = time.monotonic() - killed_at
+        paged = stack.webhook.wait_for(
+            lambda n: "LlmEngineDown" in n.alertnames() and n.status == "firing",
+            BOUND_S - in_prometheus,
+        )
+        assert paged is not None, "LlmEngineDown did not reach the webhook"
+        assert paged.receiver == "serving-pager"
+        delivered = time.monotonic() - killed_at
+        assert any(a["labels"]["alertname"] == "LlmEngineDown" for a in stack.alertmanager.alerts())
+
+        restart_at = time.monotonic()
+        llm.start()  # the same launcher: the same port, so the same scrape target
+        llm.wait_ready()
+        up_at = time.monotonic()
+        assert stack.prometheus.wait_until_gone("LlmEngineDown", timeout_s=BOUND_S)
+        resolved = stack.webhook.wait_for(
+            lambda n: "LlmEngineDown" in n.alertnames() and n.status == "resolved", BOUND_S
+        )
+        assert resolved is not None, "no resolved notification"
+        resolved_in = time.monotonic() - up_at
+        assert not any(
+            a["labels"]["alertname"] == "LlmEngineDown" for a in stack.alertmanager.alerts()
+        )
+        time.sleep(3)  # traffic flows again
+        tally = load.stop()
+
+    assert tally.sent == tally.ok + tally.failed, tally
+    assert tally.failed > 0
+    assert set(tally.failures) <= {"connection", "timeout"}, tally.failures
+    assert tally.first_failure_at is not None
+    assert tally.first_failure_at >= killed_at
+    assert tally.ok > before.ok, "nothing succeeded after the restart"
+    print(
+        f"\ndrill: vLLM killed -> LlmEngineDown firing {in_prometheus:.1f} s, -> webhook "
+        f"{delivered:.1f} s; restart took {up_at - restart_at:.1f} s;"
+        f" up -> resolved notification {resolved_in:.1f} s;"
+        f" load: {tally.sent} sent, {tally.ok} ok, {tally.failed} failed {dict(tally.failures)}"
     )

@@ -6,9 +6,14 @@
    real Prometheus (production alert rules, scraping Triton) and Alertmanager.
 3. A short rehearsal per model: capacity probed closed-loop, then open-loop load at
    50 % and 80 % of it, every request counted, p99 against the model's budget.
-4. A report (``<build>/demo/report.md`` and ``report.json``): the stacks, the
-   rehearsal verdicts, what Prometheus saw, and $/1M tokens from the measured
-   throughput with every assumption stated. Then everything is stopped.
+4. The LLM tier, once Triton is stopped (one heavy server at a time on a small
+   machine): vLLM's OpenAI server for chat_llm (variant ``cpu``), scraped by the
+   local Prometheus, under a short aiperf load (streaming chat, 128 prompt / 64 output
+   tokens) at the concurrency ``make bench-llm`` found to hold the SLO: output
+   tokens/s, TTFT and ITL p50/p99 against the variant's budgets.
+5. A report (``<build>/demo/report.md`` and ``report.json``): the stacks, the
+   rehearsal verdicts, the LLM's figures, what Prometheus saw, and $/1M tokens from
+   the measured throughput with every assumption stated. Then everything is stopped.
 
 Exit status: 0 when every stack previews without a mandatory policy violation and
 the local stack came up and answered; 1 otherwise; 2 for a configuration error.
@@ -34,8 +39,12 @@ from blueprint.paths import REPO_ROOT
 from policies.config import PolicyConfigError
 from policies.config import load as load_policy_config
 from policies.engine import evaluate
+from tools.bench import llm as llm_bench
+from tools.bench.llm_math import Budgets
 from tools.bench.perf import machine, write_input_data
 from tools.bench.rehearse import Level, measure_capacity, run_level
+from tools.llm.paths import LlmPaths, MissingVenv
+from tools.llm.server import LocalVllm, VllmError, VllmSettings, check_memory
 from tools.local._proc import LaunchError
 from tools.local.observability import Observability
 from tools.local.triton import LocalTriton, TritonError, TritonSettings, local_models
@@ -47,6 +56,11 @@ GPU_RECORD = REPO_ROOT / "benchmarks" / "h200-2026-11-28" / "run2" / "batching.j
 """The batching benchmark measured on a lent H200 (see benchmarks/h200-2026-11-28)."""
 
 DEMO_LEVELS = (0.5, 0.8)
+
+LLM_RECORD = REPO_ROOT / "benchmarks" / "cpu-2026-12-03" / "llm" / "results.json"
+"""make bench-llm on this machine: the concurrency that held the cpu variant's SLO."""
+LLM_DEFAULT_CONCURRENCY = 8
+LLM_UTILIZATION = 0.6
 
 
 @dataclass
@@ -61,6 +75,168 @@ class LocalRun:
     targets: int = 0
     firing: list[str] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass
+class LlmRun:
+    """What the LLM tier showed during the demo."""
+
+    model: str = ""
+    variant: str = ""
+    concurrency: int = 0
+    concurrency_source: str = ""
+    requests: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    ready_s: float | None = None
+    output_tok_s: float = 0.0
+    requests_per_s: float = 0.0
+    ttft_p50_ms: float = 0.0
+    ttft_p99_ms: float = 0.0
+    itl_p50_ms: float = 0.0
+    itl_p99_ms: float = 0.0
+    """aiperf's (per-request mean)."""
+    server_itl_p99_ms: float = 0.0
+    """Per token, from vLLM's histogram (what the SLO rules count)."""
+    budget_ttft_ms: float = 0.0
+    budget_itl_ms: float = 0.0
+    within_slo: bool = False
+    why: str = ""
+    failed: int = 0
+    load_s: float = 0.0
+    targets_up: int = 0
+    targets: int = 0
+    firing: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def llm_concurrency(requested: int | None) -> tuple[int, str]:
+    """The concurrency of the demo's LLM load: asked for, or what make bench-llm found."""
+    if requested:
+        return requested, "--llm-concurrency"
+    try:
+        best = json.loads(LLM_RECORD.read_text()).get("best_concurrency_within_slo")
+    except (OSError, ValueError):
+        best = None
+    if isinstance(best, int) and best > 0:
+        return best, f"the best level within the SLO in {LLM_RECORD.relative_to(REPO_ROOT)}"
+    return LLM_DEFAULT_CONCURRENCY, "default (no make bench-llm record)"
+
+
+def llm_section(out: Path, concurrency: int | None, requests: int | None) -> LlmRun:
+    """vLLM up, scraped by Prometheus, a short aiperf load at one concurrency, all stopped."""
+    run = LlmRun()
+    c, source = llm_concurrency(concurrency)
+    run.concurrency, run.concurrency_source = c, source
+    run.requests = requests or 4 * c
+    workload = llm_bench.Workload()
+    run.prompt_tokens, run.output_tokens = workload.isl, workload.osl
+    llm: LocalVllm | None = None
+    observability: Observability | None = None
+    print(
+        f"\n== 4. LLM tier: vLLM's OpenAI server, aiperf at concurrency {c} ({source}), "
+        f"{run.requests} streamed chats of {workload.isl} prompt / {workload.osl} output tokens"
+    )
+    try:
+        llm = LocalVllm(VllmSettings(work_dir=out / "vllm"))
+        run.model, run.variant = llm.served_model_name, llm.variant_name
+        slo = llm.variant.slo
+        budgets = Budgets(slo.ttft_p99_ms, slo.itl_p99_ms, slo.objective)
+        run.budget_ttft_ms, run.budget_itl_ms = budgets.ttft_p99_ms, budgets.itl_p99_ms
+        aiperf = LlmPaths().aiperf
+        check_memory()
+        llm.start()
+        run.ready_s = round(llm.wait_ready(), 1)
+        observability = Observability.start(
+            triton_targets=(),
+            models=(),
+            llm_targets=(llm.metrics_target,),
+            llm_models=(llm.settings.model,),
+            llm_variant=llm.variant_name,
+            work_dir=out / "observability-llm",
+        )
+        print(
+            f"vLLM ready in {run.ready_s:.0f} s: OpenAI base URL {llm.openai_url} (model "
+            f'"{llm.served_model_name}", variant {llm.variant_name}); Prometheus '
+            f"{observability.prometheus.url}",
+            flush=True,
+        )
+        llm_bench.warm_up(llm)
+        started = time.monotonic()
+        level = llm_bench.run_level(
+            llm,
+            aiperf,
+            name=f"demo-c{c}",
+            engine=f"max-num-seqs {llm.variant.engine.max_num_seqs}",
+            concurrency=c,
+            requests=run.requests,
+            workload=workload,
+            out=out / "llm",
+            budgets=budgets,
+        )
+        run.load_s = round(time.monotonic() - started, 1)
+        a = level.aiperf
+        run.output_tok_s = round(a["output_tok_s"], 2)
+        run.requests_per_s = round(a["requests_per_s"], 3)
+        run.ttft_p50_ms, run.ttft_p99_ms = round(a["ttft_p50_ms"], 1), round(a["ttft_p99_ms"], 1)
+        run.itl_p50_ms, run.itl_p99_ms = round(a["itl_p50_ms"], 1), round(a["itl_p99_ms"], 1)
+        run.server_itl_p99_ms = round(level.server.itl_p99_ms, 1)
+        run.within_slo, run.why, run.failed = level.within_slo, level.why, level.client.errors
+        print(
+            f"  {c} concurrent: {run.output_tok_s:.1f} output tokens/s, TTFT p50/p99 "
+            f"{run.ttft_p50_ms:.0f}/{run.ttft_p99_ms:.0f} ms (budget {budgets.ttft_p99_ms:g}), "
+            f"ITL p50/p99 {run.itl_p50_ms:.0f}/{run.itl_p99_ms:.0f} ms, per token p99 "
+            f"{run.server_itl_p99_ms:.0f} ms (budget {budgets.itl_p99_ms:g}): {run.why}",
+            flush=True,
+        )
+        time.sleep(6)  # a scrape after the load
+        targets = observability.prometheus.query("up")
+        run.targets = len(targets)
+        run.targets_up = sum(1 for t in targets if t["value"][1] == "1")
+        run.firing = sorted(
+            {
+                a["labels"]["alertname"]
+                for a in observability.prometheus.alerts()
+                if a["state"] == "firing"
+            }
+        )
+    except (VllmError, llm_bench.BenchError, MissingVenv, LaunchError, OSError) as exc:
+        run.error = str(exc)
+        print(f"LLM tier: {exc}", file=sys.stderr)
+    finally:
+        if observability is not None:
+            observability.stop()
+        if llm is not None:
+            llm.stop()
+        print("LLM tier stopped")
+    return run
+
+
+def llm_price(run: LlmRun) -> tuple[PricedThroughput | None, list[str]]:
+    """$/1M output tokens of the LLM run, and what that figure assumes."""
+    if run.error or not run.output_tok_s:
+        return None, []
+    host_cpus = os.cpu_count() or 1
+    priced = price_throughput(
+        f"{run.model} (vLLM, variant {run.variant})",
+        run.output_tok_s,
+        cpu_price(host_cpus),
+        f"this run: {run.output_tok_s:.1f} output tokens/s at concurrency {run.concurrency}, "
+        f"{'within' if run.within_slo else 'NOT within'} the variant's SLO",
+        utilization=LLM_UTILIZATION,
+    )
+    assumptions = [
+        f"{run.model}: output tokens only (the {run.prompt_tokens} prompt tokens of each request "
+        f"are not counted, so this is $/1M generated tokens); every request {run.prompt_tokens} "
+        f"prompt + {run.output_tokens} output tokens (exact: ignore_eos and min_tokens), "
+        f"streamed, {run.concurrency} at a time ({run.concurrency_source})",
+        f"{run.model}: {LLM_UTILIZATION:.0%} average utilization of the throughput measured at "
+        "that concurrency; the whole machine is priced, though vLLM's engine uses one core "
+        "and the other serves the API, the client and the rest of the demo",
+        f"{run.model}: SmolLM2-135M-Instruct in float32 on CPU (the local stack's model), not "
+        "the 8B model the GPU variants serve: the figure prices this machine, not production",
+    ]
+    return priced, assumptions
 
 
 def preview_section(build: Path) -> tuple[int, list[list[str]], list[dict[str, Any]]]:
@@ -274,10 +450,45 @@ def token_prices(run: LocalRun) -> tuple[list[PricedThroughput], list[str]]:
         "tokens are prompt tokens of the rehearsal's prompt set, counted by the models' own "
         "tokenizer and read from their request logs; embedding and guard models generate none",
         "60 % average utilization of the sustained throughput (headroom for bursts and p99)",
-        "not priced: chat_llm (vLLM on H100/H200/A100/L40S/L4) - no LLM runs on this machine, "
-        "so no measured throughput exists for it; storage, network, control plane",
+        "not priced: chat_llm's GPU variants (H100/H200/A100/L40S/L4; no GPU here), storage, "
+        "network, control plane",
     ]
     return priced, assumptions
+
+
+def llm_price_line(p: PricedThroughput) -> str:
+    spot = "" if p.usd_per_million_spot is None else f", spot ${p.usd_per_million_spot:.4f}"
+    return (
+        f"{p.model} on {p.price.label}: ${p.usd_per_million_on_demand:.4f}/1M output tokens "
+        f"on-demand{spot} ({p.tokens_per_second:.1f} output tokens/s measured, "
+        f"{p.utilization:.0%} utilization; {p.source})"
+    )
+
+
+def llm_report_lines(llm: LlmRun) -> list[str]:
+    if llm.error:
+        return [f"- error: {llm.error}"]
+    head = ["concurrency", "requests", "output tok/s", "req/s", "TTFT p50 ms", "TTFT p99 ms"]
+    head += ["ITL p50 ms", "ITL p99 ms", "ITL p99 per token ms", "budgets ms", "verdict"]
+    cells = [llm.concurrency, llm.requests, f"{llm.output_tok_s:.1f}", f"{llm.requests_per_s:.2f}"]
+    cells += [f"{llm.ttft_p50_ms:.0f}", f"{llm.ttft_p99_ms:.0f}", f"{llm.itl_p50_ms:.1f}"]
+    cells += [f"{llm.itl_p99_ms:.1f}", f"{llm.server_itl_p99_ms:.1f}"]
+    cells += [f"TTFT {llm.budget_ttft_ms:g}, ITL {llm.budget_itl_ms:g}", llm.why]
+    return [
+        f"- {llm.model}, variant {llm.variant}; vLLM ready in {llm.ready_s} s; "
+        f"{llm.concurrency} concurrent streamed chats ({llm.concurrency_source}), "
+        f"{llm.prompt_tokens} prompt / {llm.output_tokens} output tokens each, "
+        f"{llm.load_s:.0f} s of load; failed requests: {llm.failed}",
+        f"- Prometheus targets up: {llm.targets_up}/{llm.targets}; alerts firing: "
+        f"{', '.join(llm.firing) or 'none'}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        "| " + " | ".join(str(c) for c in cells) + " |",
+        "",
+        "TTFT, ITL p50/p99, tokens/s: aiperf's export (its ITL is a mean per request); "
+        "ITL p99 per token: vLLM's histogram, what the SLO rules count.",
+    ]
 
 
 def write_report(
@@ -288,6 +499,9 @@ def write_report(
     run: LocalRun | None,
     priced: list[PricedThroughput],
     assumptions: list[str],
+    llm: LlmRun | None = None,
+    llm_priced: PricedThroughput | None = None,
+    wall_s: float | None = None,
 ) -> None:
     path.mkdir(parents=True, exist_ok=True)
     lines = ["# make demo report", "", f"Machine: {json.dumps(machine())}", "", "## Stacks", ""]
@@ -312,9 +526,16 @@ def write_report(
             cells += [lv.dropped, f"{lv.p50_ms:.1f}", f"{lv.p99_ms:.1f}", f"{lv.budget_ms:g}"]
             cells += [lv.why]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if llm is not None:
+        lines += ["", "## LLM tier (vLLM's OpenAI server)", ""]
+        lines += llm_report_lines(llm)
     lines += ["", "## $/1M tokens", ""]
     lines += [f"- {p.line()}" for p in priced] or ["- nothing measured"]
+    if llm_priced is not None:
+        lines.append(f"- {llm_price_line(llm_priced)}")
     lines += ["", "Assumptions:", ""] + [f"- {a}" for a in assumptions]
+    if wall_s is not None:
+        lines += ["", f"The demo took {wall_s:.0f} s."]
     (path / "report.md").write_text("\n".join(lines) + "\n")
     (path / "report.json").write_text(
         json.dumps(
@@ -322,11 +543,30 @@ def write_report(
                 "stacks": preview_records,
                 "local": None if run is None else asdict(run),
                 "usd_per_million_tokens": [asdict(p) for p in priced],
+                "llm": None if llm is None else asdict(llm),
+                "llm_usd_per_million_output_tokens": None
+                if llm_priced is None
+                else asdict(llm_priced),
                 "assumptions": assumptions,
+                "wall_s": None if wall_s is None else round(wall_s, 1),
             },
             indent=1,
         )
     )
+
+
+def print_prices(
+    priced: list[PricedThroughput], llm_priced: PricedThroughput | None, assumptions: list[str]
+) -> None:
+    print("\n== 5. $/1M tokens, from measured throughput")
+    for p in priced:
+        print(f"  {p.line()}")
+    if llm_priced is not None:
+        print(f"  {llm_price_line(llm_priced)}")
+    if not priced and llm_priced is None:
+        print("  nothing measured (run without --no-local)")
+    for a in assumptions:
+        print(f"  assumed: {a}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -341,14 +581,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-local", action="store_true", help="previews only; do not start the local stack"
     )
+    parser.add_argument("--no-llm", action="store_true", help="skip the LLM tier (vLLM)")
+    parser.add_argument(
+        "--llm-concurrency",
+        type=int,
+        default=None,
+        help="concurrent chats of the LLM load (default: what make bench-llm found)",
+    )
+    parser.add_argument(
+        "--llm-requests",
+        type=int,
+        default=None,
+        help="requests of the LLM load (default: 4 x the concurrency, about 30-45 s)",
+    )
     args = parser.parse_args(argv)
     if args.duration <= 0:
         parser.error(f"--duration must be positive (got {args.duration:g})")
+    for flag in ("llm_concurrency", "llm_requests"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
+    started = time.monotonic()
 
     status, rows, records = preview_section(args.build)
     if status == 2:
         return 2
     run: LocalRun | None = None
+    llm: LlmRun | None = None
     out = args.build / "demo"
     if not args.no_local:
         run = local_section(out, args.duration)
@@ -358,14 +617,15 @@ def main(argv: list[str] | None = None) -> int:
         # a failed or lost request is a broken stack.
         if any(lv.failed or lv.dropped for lv in run.levels):
             status = max(status, 1)
+        if not args.no_llm:
+            llm = llm_section(out, args.llm_concurrency, args.llm_requests)
+            if llm.error or llm.failed:
+                status = max(status, 1)
     priced, assumptions = token_prices(run) if run is not None else ([], [])
-    print("\n== 4. $/1M tokens, from measured throughput")
-    for p in priced:
-        print(f"  {p.line()}")
-    if not priced:
-        print("  nothing measured (run without --no-local)")
-    for a in assumptions:
-        print(f"  assumed: {a}")
+    llm_priced, llm_assumptions = llm_price(llm) if llm is not None else (None, [])
+    assumptions += llm_assumptions
+    print_prices(priced, llm_priced, assumptions)
+    wall_s = time.monotonic() - started
     write_report(
         out,
         preview_rows=rows,
@@ -373,8 +633,11 @@ def main(argv: list[str] | None = None) -> int:
         run=run,
         priced=priced,
         assumptions=assumptions,
+        llm=llm,
+        llm_priced=llm_priced,
+        wall_s=wall_s,
     )
-    print(f"\nreport: {out / 'report.md'}")
+    print(f"\nreport: {out / 'report.md'} (the demo took {wall_s:.0f} s)")
     return status
 
 

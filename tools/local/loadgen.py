@@ -1,7 +1,8 @@
 """A small open-loop load generator that accounts for every request it sends.
 
 Requests leave on a fixed schedule (``rate_rps``) whether or not earlier ones came back,
-over Triton's HTTP/REST inference protocol (KServe v2). Every request ends in exactly
+over Triton's HTTP/REST inference protocol (KServe v2), or to another JSON endpoint
+(``path``: vLLM's ``/v1/chat/completions`` in the LLM drill). Every request ends in exactly
 one bucket: ``ok``, or a failure kind (``connection`` refused or reset, ``timeout``,
 ``http_<status>``), so ``sent == ok + failed`` once the generator has stopped. The
 fault drill uses it to show what clients saw while Triton was down.
@@ -43,8 +44,9 @@ class LoadGenerator:
         rate_rps: float = 20.0,
         timeout_s: float = 5.0,
         workers: int = 16,
+        path: str | None = None,
     ) -> None:
-        self.endpoint = f"{url.rstrip('/')}/v2/models/{model}/infer"
+        self.endpoint = f"{url.rstrip('/')}{path or f'/v2/models/{model}/infer'}"
         self.body = dict(body)
         self.interval = 1.0 / rate_rps
         self.timeout_s = timeout_s

@@ -1,13 +1,14 @@
 """The local observability stack: webhook recorder, Alertmanager and Prometheus, in the foreground.
 
     python -m tools.local.observability --triton-metrics 127.0.0.1:8002 \\
-        [--models text_embedding,prompt_guard] [--prometheus-port N] \\
+        [--models text_embedding,prompt_guard] [--llm-metrics 127.0.0.1:8011] \\
+        [--llm-models chat_llm] [--llm-variant cpu] [--prometheus-port N] \\
         [--alertmanager-port N] [--webhook-port N] [--drill] [--work-dir DIR]
 
 Ctrl-C stops all three. Ports default to free ones (or LOCAL_PROMETHEUS_PORT,
 LOCAL_ALERTMANAGER_PORT, LOCAL_WEBHOOK_PORT); the Triton address to
-LOCAL_TRITON_METRICS. Notifications Alertmanager delivers are appended to
-``<work-dir>/notifications.jsonl``.
+LOCAL_TRITON_METRICS, vLLM's to LOCAL_LLM_METRICS. Notifications Alertmanager
+delivers are appended to ``<work-dir>/notifications.jsonl``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Observability:
         *,
         triton_targets: tuple[str, ...],
         models: tuple[str, ...],
+        llm_targets: tuple[str, ...] = (),
+        llm_models: tuple[str, ...] = (),
+        llm_variant: str | None = None,
         work_dir: Path = DEFAULT_WORK_DIR,
         drill: bool = False,
         prometheus_port: int | None = None,
@@ -69,6 +73,9 @@ class Observability:
         prom_kwargs: dict[str, Any] = {
             "triton_targets": triton_targets,
             "models": models,
+            "llm_targets": llm_targets,
+            "llm_models": llm_models,
+            "llm_variant": llm_variant,
             "alertmanager": alertmanager.url,
             "work_dir": work_dir / "prometheus",
         }
@@ -117,6 +124,15 @@ def _parser() -> argparse.ArgumentParser:
         help="host:port of Triton's metrics endpoint(s), comma-separated",
     )
     p.add_argument("--models", default="", help="models the local Triton serves (SLO facts)")
+    p.add_argument(
+        "--llm-metrics",
+        default=env.get("LOCAL_LLM_METRICS", ""),
+        help="host:port of vLLM server(s), comma-separated",
+    )
+    p.add_argument(
+        "--llm-models", default="chat_llm", help="LLMs the vLLM servers serve (SLO facts)"
+    )
+    p.add_argument("--llm-variant", default=env.get("LLM_VARIANT") or None)
     p.add_argument("--prometheus-port", type=_port, default=None)
     p.add_argument("--alertmanager-port", type=_port, default=None)
     p.add_argument("--webhook-port", type=_port, default=int(env.get("LOCAL_WEBHOOK_PORT", "0")))
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     targets = tuple(t.strip() for t in args.triton_metrics.split(",") if t.strip())
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    llm_targets = tuple(t.strip() for t in args.llm_metrics.split(",") if t.strip())
+    llm_models = tuple(m.strip() for m in args.llm_models.split(",") if m.strip())
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -142,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         stack = Observability.start(
             triton_targets=targets,
             models=models,
+            llm_targets=llm_targets,
+            llm_models=llm_models if llm_targets else (),
+            llm_variant=args.llm_variant,
             work_dir=args.work_dir,
             drill=args.drill,
             prometheus_port=args.prometheus_port,

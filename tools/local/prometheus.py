@@ -1,9 +1,10 @@
 """The real Prometheus (Debian's prometheus 2.42) on loopback, with the production rules.
 
 It loads the same rule files the clusters get (rendered by
-``blueprint.monitoring.rules`` with the local stack's facts: deployment ``local``
-and the models it serves), scrapes itself and the given Triton metrics addresses
-(job ``triton``, label ``deployment="local"``), and sends alerts to the given
+``blueprint.monitoring.rules`` with the local stack's facts: deployment ``local``,
+the Triton models it serves and the LLM variant vLLM serves), scrapes itself, the
+given Triton metrics addresses (job ``triton``) and vLLM servers (job ``vllm``),
+both with the label ``deployment="local"``, and sends alerts to the given
 Alertmanager::
 
     with LocalPrometheus(PrometheusSettings(triton_targets=("127.0.0.1:8002",),
@@ -11,7 +12,8 @@ Alertmanager::
                                             alertmanager=am.url)) as prom:
         prom.query('up{job="triton"}'), prom.alerts()
 
-Settings come from flags or the environment: ``LOCAL_PROMETHEUS_PORT``,
+Settings come from flags or the environment: ``LOCAL_TRITON_METRICS``,
+``LOCAL_LLM_METRICS``, ``LOCAL_PROMETHEUS_PORT``,
 ``LOCAL_PROMETHEUS_HOST``, ``LOCAL_PROMETHEUS_SCRAPE_INTERVAL``,
 ``LOCAL_PROMETHEUS_EVAL_INTERVAL``, ``LOCAL_RUNBOOK_BASE_URL``, ``PROMETHEUS_BIN``.
 
@@ -33,9 +35,10 @@ from typing import Any
 import requests
 import yaml
 
+from blueprint.modelrepo.llm import MANIFEST, LlmManifestError, is_llm, load_llm
 from blueprint.monitoring import rules as alert_rules
 from blueprint.monitoring.facts import Facts
-from blueprint.monitoring.objectives import objectives_for
+from blueprint.monitoring.objectives import llm_objectives_for, objectives_for
 from blueprint.paths import BUILD_DIR, RUNBOOKS_DIR
 from tools.local._proc import LaunchError, Server, binary, free_port
 
@@ -47,17 +50,25 @@ LOCAL_DEPLOYMENT = "local"
 """The ``deployment`` label of the local Triton's series (a cluster's is the deployment's name)."""
 
 
-def _env_targets() -> tuple[str, ...]:
-    raw = os.environ.get("LOCAL_TRITON_METRICS", "")
+def _env_targets(var: str) -> tuple[str, ...]:
+    raw = os.environ.get(var, "")
     return tuple(t.strip() for t in raw.split(",") if t.strip())
 
 
 @dataclass(frozen=True)
 class PrometheusSettings:
-    triton_targets: tuple[str, ...] = field(default_factory=_env_targets)
+    triton_targets: tuple[str, ...] = field(
+        default_factory=lambda: _env_targets("LOCAL_TRITON_METRICS")
+    )
     """``host:port`` of Triton metrics endpoints (LOCAL_TRITON_METRICS, comma-separated)."""
     models: tuple[str, ...] = ()
     """Models the local Triton serves: their objectives become the facts."""
+    llm_targets: tuple[str, ...] = field(default_factory=lambda: _env_targets("LOCAL_LLM_METRICS"))
+    """``host:port`` of vLLM servers (LOCAL_LLM_METRICS, comma-separated; ``/metrics``)."""
+    llm_models: tuple[str, ...] = ()
+    """LLMs (``model_repo/<model>/llm.yaml``) vLLM serves: their objectives become facts."""
+    llm_variant: str | None = None
+    """The manifests' variant vLLM serves (None: each manifest's default)."""
     alertmanager: str | None = None
     """Alertmanager base URL (``http://127.0.0.1:9093``); None sends alerts nowhere."""
     host: str = field(default_factory=lambda: os.environ.get("LOCAL_PROMETHEUS_HOST", "127.0.0.1"))
@@ -98,10 +109,37 @@ def scrape_config(settings: PrometheusSettings, self_address: str) -> dict[str, 
             },
         ],
     }
+    if settings.llm_targets:
+        config["scrape_configs"].append(
+            {
+                "job_name": "vllm",
+                "static_configs": [
+                    {
+                        "targets": list(settings.llm_targets),
+                        "labels": {"deployment": LOCAL_DEPLOYMENT},
+                    }
+                ],
+            }
+        )
     if settings.alertmanager:
         address = settings.alertmanager.split("://", 1)[-1].rstrip("/")
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [address]}]}]}
     return config
+
+
+def _check_llm(model: str, variant: str | None) -> None:
+    """An LLM of the facts must have a manifest with that variant (not be skipped silently)."""
+    where = f"model_repo/{model}/{MANIFEST}"
+    if not is_llm(model):
+        raise LaunchError(f"{where}: no such LLM manifest")
+    try:
+        manifest = load_llm(model)
+    except LlmManifestError as exc:
+        raise LaunchError(str(exc)) from None
+    if variant is not None and variant not in manifest.variants:
+        raise LaunchError(
+            f"{where}: no variant {variant!r}; known: {', '.join(sorted(manifest.variants))}"
+        )
 
 
 class LocalPrometheus:
@@ -132,13 +170,18 @@ class LocalPrometheus:
 
     def write_config(self) -> Path:
         s = self.settings
+        for llm in s.llm_models:
+            _check_llm(llm, s.llm_variant)
         try:
             objectives = objectives_for({LOCAL_DEPLOYMENT: (list(s.models), None)})
+            llm_objectives = llm_objectives_for(
+                {LOCAL_DEPLOYMENT: (list(s.llm_models), s.llm_variant)}
+            )
         except KeyError as exc:
             raise LaunchError(str(exc.args[0])) from None
         rendered = alert_rules.render(
             s.runbook_base_url,
-            Facts(objectives=objectives),
+            Facts(objectives=objectives, llm_objectives=llm_objectives),
             for_overrides=alert_rules.DRILL_FOR if s.drill else None,
         )
         if self.rules_dir.exists():
