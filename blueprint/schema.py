@@ -410,8 +410,8 @@ class ExistingCluster(Model):
     ] = Field(description="the cluster's name in the cloud")
     oidc_provider_arn: OidcProviderArn | None = Field(
         default=None,
-        description="EKS only, required there: the cluster's IAM OIDC provider, which the "
-        "IRSA roles of Karpenter and the workloads trust",
+        description="EKS only: the cluster's IAM OIDC provider, which the IRSA roles of "
+        "Karpenter and the workloads trust (default: looked up from the cluster's issuer)",
     )
     node_role_arn: IamRoleArn | None = Field(
         default=None,

@@ -9,6 +9,8 @@ stack file's line; these checks are the component's own contract.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 
@@ -39,3 +41,10 @@ class InputErrors:
             + "\n".join(lines),
             errors=list(self.errors),
         )
+
+
+def invoke_field(value: Any, name: str) -> Any:
+    """A field of a nested invoke result (``get_cluster(...).vpc_config``): pulumi 3.272
+    translates the keys of nested results but may hand them back as plain dicts rather than
+    their output types, so read both."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)

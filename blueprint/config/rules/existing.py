@@ -4,8 +4,9 @@ network, and existing clusters.
 A stack either creates a cloud's network (from its ranges) or names an existing one,
 never both and never neither. Adopting a cluster means adopting its network too: a
 cluster cannot move to a VPC the stack would create. What the blueprint needs from an
-adopted cluster that it cannot read from the cluster itself (the IRSA provider, the
-role or service account new nodes run as) is required by name.
+adopted cluster that it cannot read from the cluster itself (the role or service account
+new nodes run as) is required by name; the IRSA provider is looked up from the cluster's
+issuer unless its ARN is given.
 """
 
 from __future__ import annotations
@@ -187,18 +188,11 @@ def _existing_eks(
             existing.node_service_account,
         )
     arn = existing.oidc_provider_arn
-    if arn is None:
-        yield ConfigIssue(
-            (*path, "oidcProviderArn"),
-            "required on EKS: the cluster's IAM OIDC provider, which IRSA roles trust "
-            "(aws iam list-open-id-connect-providers; create one with "
-            "eksctl utils associate-iam-oidc-provider)",
-        )
-    elif cfg.aws is not None and f"oidc.eks.{cfg.aws.region}." not in arn:
+    if arn is not None and cfg.aws is not None and f"oidc.eks.{cfg.aws.region}." not in arn:
         yield ConfigIssue(
             (*path, "oidcProviderArn"),
             f"is the OIDC provider of a cluster outside {cfg.aws.region}; use the adopted "
-            "cluster's own provider",
+            "cluster's own provider (or leave it out: it is looked up from the cluster)",
             arn,
         )
     if floor and existing.node_role_arn is None:
