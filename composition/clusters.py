@@ -165,6 +165,7 @@ def _existing_eks(
         ExistingEksClusterArgs(
             cluster_name=existing.name,
             region=required(cfg.aws, "aws").region,
+            kubernetes_version=cfg.clusters[name].kubernetes_version,
             oidc_provider_arn=existing.oidc_provider_arn,
             node_role_arn=existing.node_role_arn,
         ),
@@ -257,6 +258,7 @@ def _existing_gke(
             cluster_name=existing.name,
             project=gcp.project,
             location=gcp.region,
+            kubernetes_version=cfg.clusters[name].kubernetes_version,
             node_service_account=existing.node_service_account,
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),

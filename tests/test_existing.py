@@ -13,14 +13,17 @@ import subprocess
 import sys
 from typing import Any
 
+import pulumi
 import pytest
 
 from blueprint.config import validate_config
 from blueprint.config.loader import StackSource
 from blueprint.cost.estimate import estimate
 from blueprint.network import gcp_network_id, gcp_network_project, gcp_subnetwork_id
+from components._inputs import node_skew_problem
 from tests.conftest import REPO, set_path, stack_document, unset_path
-from tools.preview.recorder import Plan, record_program
+from tools.preview.mocks import BlueprintMocks
+from tools.preview.recorder import Plan, RecordingMonitor, record_program
 from tools.preview.run import secrets_needed
 
 VPC = "vpc-0a1b2c3d4e5f60718"
@@ -202,25 +205,48 @@ def test_an_existing_vpc_alone_keeps_a_created_cluster_in_its_subnets() -> None:
     assert cluster["inputs"]["vpcConfig"]["subnetIds"] == list(subnets.values())
 
 
-def record_with_another_clusters_oidc_provider() -> None:
-    """dev on an adopted cluster, given an OIDC provider that is not the cluster's."""
+def adopting_dev(**existing: str) -> dict[str, Any]:
+    """dev on an existing VPC and an adopted EKS cluster."""
     doc = stack_document("dev")
     for key in ("aws.vpcCidr", "aws.natGateways", "clusters.core-aws.privateEndpoint"):
         unset_path(doc, key)
     subnets = {z: SUBNETS[z] for z in ("us-east-1a", "us-east-1b")}
     set_path(doc, "aws.existingVpc", {"vpcId": VPC, "privateSubnetIds": subnets})
+    set_path(doc, "clusters.core-aws.existing", {"name": EKS_NAME, **existing})
+    return doc
+
+
+def record_with_another_clusters_oidc_provider() -> None:
     arn = (
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/"
         "0123456789ABCDEF0123456789ABCDEF"
     )
-    set_path(doc, "clusters.core-aws.existing", {"name": EKS_NAME, "oidcProviderArn": arn})
-    record("dev", doc)
+    record("dev", adopting_dev(oidcProviderArn=arn))
 
 
-def test_a_given_oidc_provider_of_another_cluster_stops_the_program() -> None:
-    # In a process of its own: a program that fails half-way leaves Pulumi's runtime with
-    # failed registrations that the next recording in this process would report.
-    code = "import tests.test_existing as t; t.record_with_another_clusters_oidc_provider()"
+class OlderControlPlane(BlueprintMocks):
+    """Mocks whose adopted EKS cluster reports Kubernetes 1.30 (dev's nodes are 1.33)."""
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        result, failures = super().call(args)
+        if args.token == "aws:eks/getCluster:getCluster":
+            result = {**result, "version": "1.30"}
+        return result, failures
+
+
+def record_on_an_older_control_plane() -> None:
+    doc = adopting_dev()
+    raw = doc["config"]
+    cfg = validate_config(raw, StackSource("Pulumi.dev.yaml", None))
+    monitor = RecordingMonitor(OlderControlPlane())
+    record_program("dev", raw, monitor=monitor, placeholders=list(secrets_needed(cfg)))
+
+
+def failing_run(function: str) -> str:
+    """stderr of ``function`` of this module, run in a process of its own: a program that
+    fails half-way leaves Pulumi's runtime with failed registrations that the next
+    recording in this process would report."""
+    code = f"import tests.test_existing as t; t.{function}()"
     run = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
@@ -230,7 +256,20 @@ def test_a_given_oidc_provider_of_another_cluster_stops_the_program() -> None:
         check=False,
     )
     assert run.returncode != 0
-    assert f"is not EKS cluster {EKS_NAME}'s (its issuer is oidc.eks.us-east-1" in run.stderr
+    return run.stderr
+
+
+def test_a_given_oidc_provider_of_another_cluster_stops_the_program() -> None:
+    stderr = failing_run("record_with_another_clusters_oidc_provider")
+    assert f"is not EKS cluster {EKS_NAME}'s (its issuer is oidc.eks.us-east-1" in stderr
+
+
+def test_nodes_newer_than_the_adopted_control_plane_stop_the_program() -> None:
+    stderr = failing_run("record_on_an_older_control_plane")
+    assert (
+        f"EKS cluster {EKS_NAME}: nodes of Kubernetes 1.33 would be newer than the control "
+        "plane (1.30)" in stderr
+    )
 
 
 def test_the_estimate_leaves_out_what_the_stack_does_not_create() -> None:
@@ -255,3 +294,24 @@ def test_network_references_normalize_to_ids() -> None:
         gcp_subnetwork_id("llm", "host-prj", "us-central1")
         == "projects/host-prj/regions/us-central1/subnetworks/llm"
     )
+
+
+@pytest.mark.parametrize(
+    ("control_plane", "nodes", "problem"),
+    [
+        ("1.33", "1.33", None),
+        ("1.33.5-gke.1200", "1.30", None),
+        ("v1.33.2-eks-1234", "1.34", "newer than the control plane"),
+        ("1.33", "1.29", "more than 3 minor versions"),
+        (None, "1.34", None),  # not reported (the offline mocks): nothing to compare
+    ],
+)
+def test_nodes_join_an_adopted_control_plane_within_the_skew_policy(
+    control_plane: str | None, nodes: str, problem: str | None
+) -> None:
+    found = node_skew_problem(control_plane, nodes)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found

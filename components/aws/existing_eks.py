@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._inputs import invoke_field as field
+from components._inputs import node_skew_problem
 from components.aws.eks import kubeconfig
 
 TYPE = "llm-inference:aws:ExistingEksCluster"
@@ -28,6 +29,8 @@ class ExistingEksClusterArgs:
     cluster_name: str
     """The existing cluster's name in AWS."""
     region: str
+    kubernetes_version: str
+    """The Kubernetes minor version of the nodes the stack adds (``1.33``)."""
     oidc_provider_arn: str | None = None
     """The cluster's IAM OIDC provider; None: looked up from the cluster's issuer."""
     node_role_arn: str | None = None
@@ -64,7 +67,11 @@ class ExistingEksCluster(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         found = aws.eks.get_cluster_output(name=args.cluster_name, opts=invoke)
 
-        self.cluster_name = found.name
+        # Every node the stack adds runs kubernetes_version: refuse a control plane it
+        # cannot join before anything is placed on it.
+        self.cluster_name = pulumi.Output.all(found.name, found.version).apply(
+            lambda v: _joinable(args.cluster_name, v[0], v[1], args.kubernetes_version)
+        )
         self.endpoint = found.endpoint
         self.certificate_authority = found.certificate_authorities.apply(
             lambda cas: str(field(cas[0], "data") or "") if cas else ""
@@ -105,6 +112,13 @@ class ExistingEksCluster(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
             }
         )
+
+
+def _joinable(cluster: str, name: str, version: str | None, nodes: str) -> str:
+    problem = node_skew_problem(version, nodes)
+    if problem is not None:
+        raise ValueError(f"EKS cluster {cluster}: {problem}")
+    return name
 
 
 def _issuer(cluster: str, identities: Sequence[Any]) -> str:

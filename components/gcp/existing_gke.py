@@ -18,6 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components._inputs import invoke_field as field
+from components._inputs import node_skew_problem
 from components.gcp.gke import kubeconfig
 
 TYPE = "llm-inference:gcp:ExistingGkeCluster"
@@ -30,6 +31,8 @@ class ExistingGkeClusterArgs:
     project: str
     location: str
     """The cluster's region (a regional cluster) or zone."""
+    kubernetes_version: str
+    """The Kubernetes minor version of the node pools the stack adds (``1.33``)."""
     node_service_account: str | None = None
     """The e-mail of the service account new node pools run as (needed only with pools)."""
 
@@ -60,9 +63,9 @@ class ExistingGkeCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         pool = self.workload_pool
-        self.cluster_name = pulumi.Output.all(found.name, found.workload_identity_configs).apply(
-            lambda v: _with_workload_identity(args.cluster_name, v[0], v[1], pool)
-        )
+        self.cluster_name = pulumi.Output.all(
+            found.name, found.workload_identity_configs, found.master_version
+        ).apply(lambda v: _joinable(args, v[0], v[1], v[2], pool))
         self.endpoint = found.endpoint
         self.node_service_account = pulumi.Output.from_input(args.node_service_account or "")
         ca = found.master_auths.apply(
@@ -85,14 +88,20 @@ class ExistingGkeCluster(pulumi.ComponentResource):
         )
 
 
-def _with_workload_identity(
-    cluster: str,
+def _joinable(
+    args: ExistingGkeClusterArgs,
     name: str,
     configs: Sequence[Any] | None,
+    version: str | None,
     pool: str,
 ) -> str:
-    """The cluster's name, once it is known to have Workload Identity on the project's pool:
-    without it the model readers' service accounts would get no Google identity."""
+    """The cluster's name, once it is known to run Workload Identity on the project's pool
+    (without it the model readers' service accounts would get no Google identity) and a
+    control plane the stack's node pools may join."""
+    cluster = args.cluster_name
+    problem = node_skew_problem(version, args.kubernetes_version)
+    if problem is not None:
+        raise ValueError(f"GKE cluster {cluster}: {problem}")
     pools = [field(c, "workload_pool") for c in configs or []]
     if pool not in pools:
         raise ValueError(
