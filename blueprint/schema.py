@@ -458,7 +458,7 @@ class ClusterConfig(Model):
     existing: ExistingCluster | None = Field(
         default=None,
         description="deploy onto this existing cluster instead of creating one; systemPool "
-        "then describes its nodes labelled llm-inference/pool=system (placement, cost)",
+        "then describes its CPU nodes (labelled llm-inference/pool=system on EKS) for placement",
     )
 
 

@@ -9,12 +9,14 @@ refusals live in ``config_cases/existing-*.yaml`` and ``aws-without-network.yaml
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from blueprint.config import validate_config
 from blueprint.config.loader import StackSource
@@ -315,3 +317,36 @@ def test_nodes_join_an_adopted_control_plane_within_the_skew_policy(
     else:
         assert found is not None
         assert problem in found
+
+
+def test_the_readme_example_is_a_valid_stack() -> None:
+    """README's 'Adopting what a team already has' example, put into prod in place of
+    what it replaces, validates: the documented keys and values are the schema's."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Adopting what a team already has", 1)[1]
+    match = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    example = yaml.safe_load(match.group(1))
+    doc = stack_document("prod")
+    for key in (
+        "aws.vpcCidr",
+        "aws.natGateways",
+        "gcp.networkCidr",
+        "gcp.podsCidr",
+        "gcp.servicesCidr",
+        "clusters.core-aws.privateEndpoint",
+        "clusters.core-gcp.privateEndpoint",
+        "clusters.core-gcp.releaseChannel",
+    ):
+        unset_path(doc, key)
+    config = doc["config"]
+    config["llm-inference:aws"].update(example["llm-inference:aws"])
+    config["llm-inference:gcp"].update(example["llm-inference:gcp"])
+    for name, cluster in example["llm-inference:clusters"].items():
+        config["llm-inference:clusters"][name].update(cluster)
+    # prod runs in three zones; the example shows two.
+    config["llm-inference:aws"]["availabilityZones"] = ["us-east-1a", "us-east-1b"]
+    cfg = validate_config(config, StackSource("Pulumi.prod.yaml", None))
+    assert cfg.aws is not None
+    assert cfg.aws.existing_vpc is not None
+    assert cfg.clusters["core-gcp"].existing is not None

@@ -91,7 +91,8 @@ class AwsNetwork(pulumi.ComponentResource):
         tags = {f"kubernetes.io/cluster/{c}": "shared" for c in self._args.cluster_names}
         tags[role] = "1"
         if self._args.cluster_names:
-            # Karpenter's EC2NodeClass selects subnets by this tag.
+            # Karpenter's documented discovery tag, for tools that select by it; this
+            # blueprint's EC2NodeClasses select the subnets by id (gpu_capacity.py).
             tags["karpenter.sh/discovery"] = ",".join(self._args.cluster_names)
         return tags
 
