@@ -74,10 +74,26 @@ def _eks(
     region = required(cfg.aws, "aws").region
     ami_release = required(cluster.ami_release_version, f"clusters.{name}.amiReleaseVersion")
     cluster_name = ctx.name(name)
-    eks = (
-        _existing_eks(ctx, name, cluster_name, base)
-        if cluster.existing
-        else _new_eks(ctx, name, cluster_name, base)
+    system = system_pool_spec(name, cfg)
+    existing = _existing_eks(ctx, name, base) if cluster.existing else None
+    eks = existing or EksCluster(
+        cluster_name,
+        EksClusterArgs(
+            cluster_name=cluster_name,
+            region=region,
+            kubernetes_version=cluster.kubernetes_version,
+            ami_release_version=ami_release,
+            vpc_id=base.network.vpc_id,
+            subnet_ids=base.network.private_subnet_ids,
+            system_instance_types=cluster.system_pool.instance_types,
+            system_nodes=_system_counts(cluster),
+            private_endpoint=cluster.private_endpoint,
+            authorized_networks=[str(n) for n in cluster.authorized_networks],
+            admin_role_arns=cluster.admin_role_arns,
+            log_retention_days=ctx.log_retention_days,
+            system_labels=dict(system.labels) if system else {},
+        ),
+        opts=pulumi.ResourceOptions(provider=base.provider),
     )
     both = pulumi.ResourceOptions(providers=[base.provider, eks.provider])
     ready: list[pulumi.Resource] = []
@@ -126,53 +142,6 @@ def _eks(
     )
 
 
-def _new_eks(ctx: StackContext, name: str, cluster_name: str, base: AwsFoundation) -> EksCluster:
-    cfg = ctx.config
-    cluster = cfg.clusters[name]
-    system = system_pool_spec(name, cfg)
-    return EksCluster(
-        cluster_name,
-        EksClusterArgs(
-            cluster_name=cluster_name,
-            region=required(cfg.aws, "aws").region,
-            kubernetes_version=cluster.kubernetes_version,
-            ami_release_version=required(
-                cluster.ami_release_version, f"clusters.{name}.amiReleaseVersion"
-            ),
-            vpc_id=base.network.vpc_id,
-            subnet_ids=base.network.private_subnet_ids,
-            system_instance_types=cluster.system_pool.instance_types,
-            system_nodes=_system_counts(cluster),
-            private_endpoint=cluster.private_endpoint,
-            authorized_networks=[str(n) for n in cluster.authorized_networks],
-            admin_role_arns=cluster.admin_role_arns,
-            log_retention_days=ctx.log_retention_days,
-            system_labels=dict(system.labels) if system else {},
-        ),
-        opts=pulumi.ResourceOptions(provider=base.provider),
-    )
-
-
-def _existing_eks(
-    ctx: StackContext, name: str, cluster_name: str, base: AwsFoundation
-) -> ExistingEksCluster:
-    """An EKS cluster the stack deploys onto but does not manage, read through the stack's
-    AWS provider."""
-    cfg = ctx.config
-    existing = required(cfg.clusters[name].existing, f"clusters.{name}.existing")
-    return ExistingEksCluster(
-        cluster_name,
-        ExistingEksClusterArgs(
-            cluster_name=existing.name,
-            region=required(cfg.aws, "aws").region,
-            kubernetes_version=cfg.clusters[name].kubernetes_version,
-            oidc_provider_arn=existing.oidc_provider_arn,
-            node_role_arn=existing.node_role_arn,
-        ),
-        opts=pulumi.ResourceOptions(provider=base.provider),
-    )
-
-
 def _gke(
     ctx: StackContext, name: str, base: GcpFoundation, pools: dict[str, PoolSpec]
 ) -> ClusterHandle:
@@ -181,10 +150,29 @@ def _gke(
     gcp = required(cfg.gcp, "gcp")
     # GKE takes 40 characters; the stack's name and a 40-character key may not fit.
     cluster_name = fit_name(ctx.name(name), GKE_CLUSTER_NAME)
-    gke = (
-        _existing_gke(ctx, name, cluster_name, base)
-        if cluster.existing
-        else _new_gke(ctx, name, cluster_name, base)
+    system = system_pool_spec(name, cfg)
+    existing = _existing_gke(ctx, name, base) if cluster.existing else None
+    gke = existing or GkeCluster(
+        cluster_name,
+        GkeClusterArgs(
+            cluster_name=cluster_name,
+            project=gcp.project,
+            region=gcp.region,
+            zones=gcp.zones,
+            kubernetes_version=cluster.kubernetes_version,
+            release_channel=required(cluster.release_channel, f"clusters.{name}.releaseChannel"),
+            network_id=base.network.network_id,
+            subnet_id=base.network.subnet_id,
+            pods_range=base.pods_range,
+            services_range=base.services_range,
+            system_machine_type=cluster.system_pool.instance_types[0],
+            system_nodes=_system_counts(cluster),
+            private_endpoint=cluster.private_endpoint,
+            authorized_networks=[str(n) for n in cluster.authorized_networks],
+            deletion_protection=cfg.environment is Environment.PROD,
+            system_labels=dict(system.labels) if system else {},
+        ),
+        opts=pulumi.ResourceOptions(provider=base.provider),
     )
     ready: list[pulumi.Resource] = []
     if pools:
@@ -215,50 +203,39 @@ def _gke(
     )
 
 
-def _new_gke(ctx: StackContext, name: str, cluster_name: str, base: GcpFoundation) -> GkeCluster:
+def _existing_eks(ctx: StackContext, name: str, base: AwsFoundation) -> ExistingEksCluster:
+    """An EKS cluster the stack deploys onto but does not manage, read through the stack's
+    AWS provider."""
     cfg = ctx.config
     cluster = cfg.clusters[name]
-    gcp = required(cfg.gcp, "gcp")
-    system = system_pool_spec(name, cfg)
-    return GkeCluster(
-        cluster_name,
-        GkeClusterArgs(
-            cluster_name=cluster_name,
-            project=gcp.project,
-            region=gcp.region,
-            zones=gcp.zones,
+    existing = required(cluster.existing, f"clusters.{name}.existing")
+    return ExistingEksCluster(
+        ctx.name(name),
+        ExistingEksClusterArgs(
+            cluster_name=existing.name,
+            region=required(cfg.aws, "aws").region,
             kubernetes_version=cluster.kubernetes_version,
-            release_channel=required(cluster.release_channel, f"clusters.{name}.releaseChannel"),
-            network_id=base.network.network_id,
-            subnet_id=base.network.subnet_id,
-            pods_range=base.pods_range,
-            services_range=base.services_range,
-            system_machine_type=cluster.system_pool.instance_types[0],
-            system_nodes=_system_counts(cluster),
-            private_endpoint=cluster.private_endpoint,
-            authorized_networks=[str(n) for n in cluster.authorized_networks],
-            deletion_protection=cfg.environment is Environment.PROD,
-            system_labels=dict(system.labels) if system else {},
+            oidc_provider_arn=existing.oidc_provider_arn,
+            node_role_arn=existing.node_role_arn,
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),
     )
 
 
-def _existing_gke(
-    ctx: StackContext, name: str, cluster_name: str, base: GcpFoundation
-) -> ExistingGkeCluster:
+def _existing_gke(ctx: StackContext, name: str, base: GcpFoundation) -> ExistingGkeCluster:
     """A GKE cluster the stack deploys onto but does not manage, read through the stack's
     GCP provider (a regional cluster in the stack's region)."""
     cfg = ctx.config
+    cluster = cfg.clusters[name]
     gcp = required(cfg.gcp, "gcp")
-    existing = required(cfg.clusters[name].existing, f"clusters.{name}.existing")
+    existing = required(cluster.existing, f"clusters.{name}.existing")
     return ExistingGkeCluster(
-        cluster_name,
+        fit_name(ctx.name(name), GKE_CLUSTER_NAME),
         ExistingGkeClusterArgs(
             cluster_name=existing.name,
             project=gcp.project,
             location=gcp.region,
-            kubernetes_version=cfg.clusters[name].kubernetes_version,
+            kubernetes_version=cluster.kubernetes_version,
             node_service_account=existing.node_service_account,
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),
