@@ -261,9 +261,9 @@ class ExistingAwsNetwork:
 
     Its ids are looked up, each subnet with the zone and VPC it must have, so a preview
     fails on a subnet that does not exist, lies in another zone or belongs to another VPC
-    before any cluster is placed in it. Load balancers and Karpenter find no tags here:
-    the EC2NodeClasses select these subnets by id, and the subnets need the tags in
-    components/aws/README.md for Services of type LoadBalancer.
+    before any cluster is placed in it. Karpenter needs no tag on them (the EC2NodeClasses
+    select subnets by id); Services of type LoadBalancer do, as components/aws/README.md
+    lists.
     """
 
     vpc_id: pulumi.Output[str]
