@@ -48,3 +48,41 @@ def plan_subnets(cidr: str, zones: Sequence[str]) -> tuple[list[str], list[str]]
     return [str(private[i]) for i in range(len(zones))], [
         str(public[-(i + 1)]) for i in range(len(zones))
     ]
+
+
+_SELF_LINK = "https://www.googleapis.com/compute/v1/"
+
+
+def _ref_parts(ref: str) -> list[str]:
+    return ref.removeprefix(_SELF_LINK).split("/")
+
+
+def gcp_network_id(ref: str, project: str) -> str:
+    """``projects/<p>/global/networks/<name>`` for a network given by name (in ``project``),
+    by that path, or by its self link: the form GKE, Vertex AI and Private Service Connect
+    all accept."""
+    parts = _ref_parts(ref)
+    if len(parts) == 1:
+        return f"projects/{project}/global/networks/{parts[0]}"
+    return "/".join(parts)
+
+
+def gcp_network_project(ref: str, project: str) -> str:
+    """The project a network lives in: its own for a path or self link (a Shared VPC host
+    project), else ``project``."""
+    parts = _ref_parts(ref)
+    return parts[1] if len(parts) > 1 else project
+
+
+def gcp_subnetwork_id(ref: str, network_project: str, region: str) -> str:
+    """``projects/<p>/regions/<r>/subnetworks/<name>``; a bare name lives in the network's
+    project and the stack's region."""
+    parts = _ref_parts(ref)
+    if len(parts) == 1:
+        return f"projects/{network_project}/regions/{region}/subnetworks/{parts[0]}"
+    return "/".join(parts)
+
+
+def gcp_ref_name(ref: str) -> str:
+    """The last part of a network or subnetwork reference: its name."""
+    return _ref_parts(ref)[-1]

@@ -169,6 +169,54 @@ IamRoleArn = Annotated[
     str, _matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", "an IAM role ARN")
 ]
 Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an e-mail address")]
+VpcId = Annotated[
+    str, _matching(r"vpc-([0-9a-f]{8}|[0-9a-f]{17})", "a VPC id such as vpc-0123456789abcdef0")
+]
+SubnetId = Annotated[
+    str,
+    _matching(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})", "a subnet id such as subnet-0123456789abcdef0"),
+]
+OidcProviderArn = Annotated[
+    str,
+    _matching(
+        r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com"
+        r"(\.cn)?/id/[0-9A-F]{32}",
+        "an EKS cluster's IAM OIDC provider ARN, arn:aws:iam::<account>:oidc-provider/"
+        "oidc.eks.<region>.amazonaws.com/id/<32 hex digits>",
+    ),
+]
+ServiceAccountEmail = Annotated[
+    str,
+    _matching(
+        r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com"
+        r"|\d+-compute@developer\.gserviceaccount\.com",
+        "a GCP service account e-mail such as gke-nodes@acme-llm-prod.iam.gserviceaccount.com",
+    ),
+]
+GcpNetworkRef = Annotated[
+    str,
+    _matching(
+        r"((https://www\.googleapis\.com/compute/v1/)?projects/[a-z][a-z0-9-]{4,28}[a-z0-9]"
+        r"/global/networks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+        "a VPC network name, projects/<project>/global/networks/<name> or its "
+        "https://www.googleapis.com/compute/v1/... self link",
+    ),
+]
+GcpSubnetworkRef = Annotated[
+    str,
+    _matching(
+        r"((https://www\.googleapis\.com/compute/v1/)?projects/[a-z][a-z0-9-]{4,28}[a-z0-9]"
+        r"/regions/[a-z]+-[a-z]+\d/subnetworks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+        "a subnetwork name, projects/<project>/regions/<region>/subnetworks/<name> or its "
+        "https://www.googleapis.com/compute/v1/... self link",
+    ),
+]
+GcpRangeName = Annotated[
+    str,
+    _matching(
+        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", "a secondary range name (a-z, 0-9, '-'; 63 at most)"
+    ),
+]
 Quantity = Annotated[
     str,
     BeforeValidator(
@@ -226,6 +274,18 @@ class Fallback(StrEnum):
 # Clouds
 
 
+class ExistingVpc(Model):
+    """A VPC the stack uses but does not manage: nothing of the network is created, and
+    everything downstream (EKS, Karpenter's subnet selector) takes these ids."""
+
+    vpc_id: VpcId = Field(description="the VPC's id, such as vpc-0123456789abcdef0")
+    private_subnet_ids: dict[str, SubnetId] = Field(
+        min_length=1,
+        description="availability zone -> private subnet id (nodes, internal load balancers), "
+        "one for each of aws.availabilityZones",
+    )
+
+
 class AwsSettings(Model):
     region: AwsRegion = Field(description="AWS region of the stack, such as us-east-1")
     availability_zones: UniqueNames = Field(
@@ -233,9 +293,20 @@ class AwsSettings(Model):
         max_length=6,
         description="zones by name, not looked up at run time (deterministic programs)",
     )
-    vpc_cidr: Cidr = Field(description="the VPC's IPv4 range, such as 10.10.0.0/16")
-    nat_gateways: Literal["single", "per-zone"] = Field(
-        default="single", description="one NAT gateway for the VPC, or one per zone"
+    vpc_cidr: Cidr | None = Field(
+        default=None,
+        description="the range of the VPC the stack creates, such as 10.10.0.0/16 "
+        "(required unless existingVpc is set)",
+    )
+    nat_gateways: Literal["single", "per-zone"] | None = Field(
+        default=None,
+        description="one NAT gateway for the VPC the stack creates (single, the default), "
+        "or one per zone",
+    )
+    existing_vpc: ExistingVpc | None = Field(
+        default=None,
+        description="use this VPC and its private subnets instead of creating a network "
+        "(instead of vpcCidr)",
     )
     account_id: Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id")] | None = Field(
         default=None, description="12-digit account the provider refuses to deploy outside of"
@@ -243,6 +314,23 @@ class AwsSettings(Model):
     tags: dict[TagKey, str] = Field(
         default_factory=dict, description="extra tags on every AWS resource"
     )
+
+
+class ExistingNetwork(Model):
+    """A VPC network and subnetwork the stack uses but does not manage: no network, subnet,
+    router or NAT is created. The subnetwork carries the secondary ranges GKE's pods and
+    services take (a VPC-native cluster)."""
+
+    network: GcpNetworkRef = Field(
+        description="the VPC network: a name (in gcp.project), projects/<p>/global/networks/"
+        "<name>, or its self link (a Shared VPC host project's network)"
+    )
+    subnetwork: GcpSubnetworkRef = Field(
+        description="the subnetwork in gcp.region: a name, projects/<p>/regions/<r>/"
+        "subnetworks/<name>, or its self link"
+    )
+    pod_range: GcpRangeName = Field(description="the subnetwork's secondary range for pods")
+    service_range: GcpRangeName = Field(description="the subnetwork's secondary range for services")
 
 
 class GcpSettings(Model):
@@ -253,9 +341,22 @@ class GcpSettings(Model):
     zones: UniqueNames = Field(
         min_length=1, max_length=4, description="zones by name, inside the region"
     )
-    network_cidr: Cidr = Field(description="the subnet's primary IPv4 range (nodes)")
-    pods_cidr: Cidr = Field(description="the subnet's secondary IPv4 range for pods")
-    services_cidr: Cidr = Field(description="the subnet's secondary IPv4 range for services")
+    network_cidr: Cidr | None = Field(
+        default=None,
+        description="the primary IPv4 range (nodes) of the subnet the stack creates "
+        "(required unless existingNetwork is set)",
+    )
+    pods_cidr: Cidr | None = Field(
+        default=None, description="the created subnet's secondary IPv4 range for pods"
+    )
+    services_cidr: Cidr | None = Field(
+        default=None, description="the created subnet's secondary IPv4 range for services"
+    )
+    existing_network: ExistingNetwork | None = Field(
+        default=None,
+        description="use this VPC network and subnetwork instead of creating them "
+        "(instead of networkCidr, podsCidr and servicesCidr)",
+    )
     billing_account: (
         Annotated[
             str,
@@ -296,6 +397,34 @@ class SystemPool(Model):
     nodes: NodeRange = Field(description="node counts {min, desired, max}")
 
 
+class ExistingCluster(Model):
+    """A cluster the stack deploys onto but does not manage: it is read by name (the
+    provider's get function), and only GPU pools and workloads are created on it."""
+
+    name: Annotated[
+        str,
+        _matching(
+            r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}",
+            "a cluster name as the cloud knows it (letters, digits, '-', '_'; 100 at most)",
+        ),
+    ] = Field(description="the cluster's name in the cloud")
+    oidc_provider_arn: OidcProviderArn | None = Field(
+        default=None,
+        description="EKS only: the cluster's IAM OIDC provider, which the IRSA roles of "
+        "Karpenter and the workloads trust (default: looked up from the cluster's issuer)",
+    )
+    node_role_arn: IamRoleArn | None = Field(
+        default=None,
+        description="EKS only: the instance role of the pools' on-demand floor node groups "
+        "(required when a pool of the cluster has onDemandFloor above 0)",
+    )
+    node_service_account: ServiceAccountEmail | None = Field(
+        default=None,
+        description="GKE only: the service account the GPU node pools run as "
+        "(required when the cluster has pools)",
+    )
+
+
 class ClusterConfig(Model):
     cloud: Cloud = Field(description="aws (EKS) or gcp (GKE)")
     kubernetes_version: K8sVersion = Field(
@@ -325,6 +454,11 @@ class ClusterConfig(Model):
     admin_role_arns: list[IamRoleArn] = Field(
         default_factory=list,
         description="EKS only: IAM roles given cluster-admin through EKS access entries",
+    )
+    existing: ExistingCluster | None = Field(
+        default=None,
+        description="deploy onto this existing cluster instead of creating one; systemPool "
+        "then describes its CPU nodes (labelled llm-inference/pool=system on EKS) for placement",
     )
 
 

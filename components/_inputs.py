@@ -9,6 +9,8 @@ stack file's line; these checks are the component's own contract.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 
@@ -39,3 +41,38 @@ class InputErrors:
             + "\n".join(lines),
             errors=list(self.errors),
         )
+
+
+def invoke_field(value: Any, name: str) -> Any:
+    """A field of a nested invoke result (``get_cluster(...).vpc_config``): pulumi 3.272
+    translates the keys of nested results but may hand them back as plain dicts rather than
+    their output types, so read both."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+KUBELET_MAX_LAG = 3
+"""Minor versions a kubelet may trail the API server by (Kubernetes skew policy, 1.28+)."""
+
+
+def node_skew_problem(control_plane: str | None, nodes: str) -> str | None:
+    """Why nodes of Kubernetes ``nodes`` (``1.33``) cannot join a control plane reporting
+    ``control_plane`` (``1.33``, ``1.33.5-gke.1200``, ``v1.33.2-eks-...``); None when they
+    can, or when the control plane's version is not known."""
+    if not control_plane:
+        return None
+    try:
+        cp = int(control_plane.lstrip("v").split(".")[1].split("-")[0])
+        node = int(nodes.split(".")[1])
+    except (IndexError, ValueError):
+        return None
+    if node > cp:
+        return (
+            f"nodes of Kubernetes {nodes} would be newer than the control plane "
+            f"({control_plane}); upgrade the control plane first or lower kubernetesVersion"
+        )
+    if cp - node > KUBELET_MAX_LAG:
+        return (
+            f"nodes of Kubernetes {nodes} would trail the control plane ({control_plane}) by "
+            f"more than {KUBELET_MAX_LAG} minor versions; raise kubernetesVersion"
+        )
+    return None

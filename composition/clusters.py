@@ -2,7 +2,8 @@
 
 Each cluster becomes a :class:`ClusterHandle` (provider, endpoint, identity, pools)
 that the serving, monitoring and routing sections deploy onto. GPU pools come from
-their one derivation (:func:`blueprint.capacity.pool_specs`).
+their one derivation (:func:`blueprint.capacity.pool_specs`). A cluster with ``existing``
+is read, not created: its GPU pools and everything after them deploy onto it alike.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from blueprint.capacity import (
 from blueprint.limits import GKE_CLUSTER_NAME, fit_name
 from blueprint.schema import Cloud, ClusterConfig, Environment
 from components.aws.eks import EksCluster, EksClusterArgs
+from components.aws.existing_eks import ExistingEksCluster, ExistingEksClusterArgs
 from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
+from components.gcp.existing_gke import ExistingGkeCluster, ExistingGkeClusterArgs
 from components.gcp.gke import GkeCluster, GkeClusterArgs
 from components.gcp.gpu_pools import GkeGpuPools, GkeGpuPoolsArgs
-from components.gcp.network import PODS_RANGE, SERVICES_RANGE
 from components.k8s.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.k8s.handle import ClusterHandle
 from composition.context import StackContext, required
@@ -73,7 +75,8 @@ def _eks(
     ami_release = required(cluster.ami_release_version, f"clusters.{name}.amiReleaseVersion")
     cluster_name = ctx.name(name)
     system = system_pool_spec(name, cfg)
-    eks = EksCluster(
+    existing = _existing_eks(ctx, name, base) if cluster.existing else None
+    eks = existing or EksCluster(
         cluster_name,
         EksClusterArgs(
             cluster_name=cluster_name,
@@ -98,7 +101,8 @@ def _eks(
         capacity = AwsGpuCapacity(
             f"{cluster_name}-gpu",
             AwsGpuCapacityArgs(
-                cluster_name=cluster_name,
+                # The interruption queue and Karpenter's settings name the cluster as AWS does.
+                cluster_name=cluster.existing.name if cluster.existing else cluster_name,
                 region=region,
                 kubernetes_version=cluster.kubernetes_version,
                 ami_release_version=ami_release,
@@ -147,7 +151,8 @@ def _gke(
     # GKE takes 40 characters; the stack's name and a 40-character key may not fit.
     cluster_name = fit_name(ctx.name(name), GKE_CLUSTER_NAME)
     system = system_pool_spec(name, cfg)
-    gke = GkeCluster(
+    existing = _existing_gke(ctx, name, base) if cluster.existing else None
+    gke = existing or GkeCluster(
         cluster_name,
         GkeClusterArgs(
             cluster_name=cluster_name,
@@ -158,8 +163,8 @@ def _gke(
             release_channel=required(cluster.release_channel, f"clusters.{name}.releaseChannel"),
             network_id=base.network.network_id,
             subnet_id=base.network.subnet_id,
-            pods_range=PODS_RANGE,
-            services_range=SERVICES_RANGE,
+            pods_range=base.pods_range,
+            services_range=base.services_range,
             system_machine_type=cluster.system_pool.instance_types[0],
             system_nodes=_system_counts(cluster),
             private_endpoint=cluster.private_endpoint,
@@ -195,4 +200,43 @@ def _gke(
         depends_on=ready,
         workload_pool=gke.workload_pool,
         project=gcp.project,
+    )
+
+
+def _existing_eks(ctx: StackContext, name: str, base: AwsFoundation) -> ExistingEksCluster:
+    """An EKS cluster the stack deploys onto but does not manage, read through the stack's
+    AWS provider."""
+    cfg = ctx.config
+    cluster = cfg.clusters[name]
+    existing = required(cluster.existing, f"clusters.{name}.existing")
+    return ExistingEksCluster(
+        ctx.name(name),
+        ExistingEksClusterArgs(
+            cluster_name=existing.name,
+            region=required(cfg.aws, "aws").region,
+            kubernetes_version=cluster.kubernetes_version,
+            oidc_provider_arn=existing.oidc_provider_arn,
+            node_role_arn=existing.node_role_arn,
+        ),
+        opts=pulumi.ResourceOptions(provider=base.provider),
+    )
+
+
+def _existing_gke(ctx: StackContext, name: str, base: GcpFoundation) -> ExistingGkeCluster:
+    """A GKE cluster the stack deploys onto but does not manage, read through the stack's
+    GCP provider (a regional cluster in the stack's region)."""
+    cfg = ctx.config
+    cluster = cfg.clusters[name]
+    gcp = required(cfg.gcp, "gcp")
+    existing = required(cluster.existing, f"clusters.{name}.existing")
+    return ExistingGkeCluster(
+        fit_name(ctx.name(name), GKE_CLUSTER_NAME),
+        ExistingGkeClusterArgs(
+            cluster_name=existing.name,
+            project=gcp.project,
+            location=gcp.region,
+            kubernetes_version=cluster.kubernetes_version,
+            node_service_account=existing.node_service_account,
+        ),
+        opts=pulumi.ResourceOptions(provider=base.provider),
     )

@@ -15,6 +15,8 @@ import pulumi
 from blueprint import tags
 from blueprint.modelrepo.pins import model_pins
 from blueprint.modelrepo.snapshot import artifact_key
+from blueprint.network import gcp_network_project
+from blueprint.schema import GcpSettings
 from components.aws.model_store import AwsModelStore
 from components.aws.sagemaker import (
     ModelArtifact,
@@ -94,6 +96,7 @@ def build(ctx: StackContext, base: Foundation, stores: ModelStores) -> Serverles
                     target_cpu_percent=vx.target_cpu_percent,
                     network=base.gcp.network.network_id,
                     subnetwork=base.gcp.network.subnet_id,
+                    network_project=_network_project(cfg.gcp),
                     drift=DriftArgs(
                         thresholds=dict(vx.drift.features),
                         sample_rate=vx.drift.sample_rate,
@@ -123,3 +126,12 @@ def _sagemaker_artifact(bucket: str, key: str, store: AwsModelStore | None) -> M
 def _vertex_artifact(bucket: str, prefix: str, store: GcpModelStore | None) -> GcsArtifact:
     uploads = store.root_objects.get(prefix, []) if store is not None else []
     return GcsArtifact(bucket=bucket, prefix=prefix, uploads=list(uploads))
+
+
+def _network_project(gcp: GcpSettings) -> str | None:
+    """The host project of an existing Shared VPC network; None for the stack's own."""
+    existing = gcp.existing_network
+    if existing is None:
+        return None
+    host = gcp_network_project(existing.network, gcp.project)
+    return host if host != gcp.project else None

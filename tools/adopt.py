@@ -18,6 +18,10 @@ components on the parent chain as ``component: true`` entries, so imported resou
 land under the same components the program creates) and prints the commands to run.
 Explicit providers must be in the stack's state first; the printed steps create them.
 
+To use an existing VPC, network or cluster *without* the stack managing it, set
+``aws.existingVpc``, ``gcp.existingNetwork`` or ``clusters.<name>.existing`` instead: the
+stack then reads it and creates nothing of it (README, "Adopting what a team already has").
+
 Exit 2 for a user mistake (no plan, unknown or ambiguous name, an ID of the wrong shape
 for its type), naming the file, the key and what is accepted.
 """

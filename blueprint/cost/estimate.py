@@ -210,6 +210,10 @@ def _cloud_of(cfg: StackConfig, cluster: str) -> str:
 def _clusters(cfg: StackConfig, out: Estimate) -> None:
     prices = services()
     for name, cluster in cfg.clusters.items():
+        if cluster.existing is not None:
+            # An adopted cluster's control plane and system nodes are billed whether or not
+            # the stack exists; the estimate prices what the stack creates.
+            continue
         key = EKS_CLUSTER if cluster.cloud is Cloud.AWS else GKE_CLUSTER
         fee = prices.usd(key) * HOURS_PER_MONTH
         out.lines.append(
@@ -240,13 +244,14 @@ def _clusters(cfg: StackConfig, out: Estimate) -> None:
 
 def _nat(cfg: StackConfig, out: Estimate) -> None:
     prices = services()
-    if cfg.aws is not None:
+    # An existing VPC or network brings its own egress: no NAT the stack pays for.
+    if cfg.aws is not None and cfg.aws.existing_vpc is None:
         count = len(cfg.aws.availability_zones) if cfg.aws.nat_gateways == "per-zone" else 1
         usd = count * prices.usd(AWS_NAT) * HOURS_PER_MONTH
         out.lines.append(
             Line("fixed", "AWS NAT gateways", "aws", usd, usd, usd, f"{count} x {AWS_NAT}")
         )
-    if cfg.gcp is not None:
+    if cfg.gcp is not None and cfg.gcp.existing_network is None:
         nat = prices.services[GCP_NAT_VM]
         cap = nat.max_units or 32
         gcp_clusters = {n for n, c in cfg.clusters.items() if c.cloud is Cloud.GCP}

@@ -1,5 +1,8 @@
 """AWS network for the inference clusters: a VPC with private and public subnets per zone.
 
+A stack that sets ``aws.existingVpc`` creates none of this: :class:`ExistingAwsNetwork`
+stands in with the given ids, checked against the account by lookups.
+
 Creates the VPC, one private subnet (nodes, no public IPs) and one public subnet
 (load balancers, NAT) per zone, an internet gateway, NAT gateways (one, or one
 per zone where a zone outage must not cut egress), route tables, and VPC flow
@@ -88,7 +91,8 @@ class AwsNetwork(pulumi.ComponentResource):
         tags = {f"kubernetes.io/cluster/{c}": "shared" for c in self._args.cluster_names}
         tags[role] = "1"
         if self._args.cluster_names:
-            # Karpenter's EC2NodeClass selects subnets by this tag.
+            # Karpenter's documented discovery tag, for tools that select by it; this
+            # blueprint's EC2NodeClasses select the subnets by id (gpu_capacity.py).
             tags["karpenter.sh/discovery"] = ",".join(self._args.cluster_names)
         return tags
 
@@ -249,3 +253,39 @@ class AwsNetwork(pulumi.ComponentResource):
             tags=self._tags(f"{self._name}-flow-logs"),
             opts=self._child,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingAwsNetwork:
+    """A VPC the stack uses but does not manage (``aws.existingVpc``): nothing is registered.
+
+    Its ids are looked up, each subnet with the zone and VPC it must have, so a preview
+    fails on a subnet that does not exist, lies in another zone or belongs to another VPC
+    before any cluster is placed in it. Karpenter needs no tag on them (the EC2NodeClasses
+    select subnets by id); Services of type LoadBalancer do, as components/aws/README.md
+    lists.
+    """
+
+    vpc_id: pulumi.Output[str]
+    """The VPC's ID."""
+    private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per zone, in the order of the stack's zones."""
+
+    @classmethod
+    def lookup(
+        cls,
+        vpc_id: str,
+        private_subnet_ids: Mapping[str, str],
+        zones: Sequence[str],
+        provider: pulumi.ProviderResource,
+    ) -> ExistingAwsNetwork:
+        """The VPC ``vpc_id`` and its subnet in each of ``zones`` (``zone -> subnet id``)."""
+        invoke = pulumi.InvokeOutputOptions(provider=provider)
+        vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=invoke)
+        subnets = [
+            aws.ec2.get_subnet_output(
+                id=private_subnet_ids[zone], availability_zone=zone, vpc_id=vpc.id, opts=invoke
+            ).id
+            for zone in zones
+        ]
+        return cls(vpc_id=vpc.id, private_subnet_ids=pulumi.Output.all(*subnets))

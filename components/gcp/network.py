@@ -4,6 +4,10 @@ Creates a custom-mode VPC, one subnet in the region with secondary ranges for
 GKE pods and services (VPC-native clusters), Private Google Access so private
 nodes reach Google APIs, flow logs on the subnet, and a Cloud Router with Cloud
 NAT so private nodes can pull images without external IPs.
+
+A stack that sets ``gcp.existingNetwork`` creates none of this: :class:`ExistingGcpNetwork`
+stands in with the given network and subnetwork (the composition passes the secondary
+range names to GKE).
 """
 
 from __future__ import annotations
@@ -12,6 +16,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+
+from blueprint.network import (
+    gcp_network_id,
+    gcp_network_project,
+    gcp_ref_name,
+    gcp_subnetwork_id,
+)
 
 TYPE = "llm-inference:gcp:Network"
 
@@ -99,4 +110,32 @@ class GcpNetwork(pulumi.ComponentResource):
                 "subnet_id": self.subnet_id,
                 "subnet_name": self.subnet_name,
             }
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingGcpNetwork:
+    """A VPC network and subnetwork the stack uses but does not manage
+    (``gcp.existingNetwork``): nothing is registered. References are normalized to the
+    ``projects/...`` ids GKE, Vertex AI and Private Service Connect accept; a bare name
+    lives in the stack's project (the network) and the network's project and the stack's
+    region (the subnetwork), so a Shared VPC is named by its host project's path."""
+
+    network_id: pulumi.Output[str]
+    """The VPC network's ID."""
+    network_name: pulumi.Output[str]
+    """The VPC network's name."""
+    subnet_id: pulumi.Output[str]
+    """The subnetwork's ID."""
+    subnet_name: pulumi.Output[str]
+    """The subnetwork's name."""
+
+    @classmethod
+    def of(cls, *, network: str, subnetwork: str, project: str, region: str) -> ExistingGcpNetwork:
+        host = gcp_network_project(network, project)
+        return cls(
+            network_id=pulumi.Output.from_input(gcp_network_id(network, project)),
+            network_name=pulumi.Output.from_input(gcp_ref_name(network)),
+            subnet_id=pulumi.Output.from_input(gcp_subnetwork_id(subnetwork, host, region)),
+            subnet_name=pulumi.Output.from_input(gcp_ref_name(subnetwork)),
         )

@@ -68,6 +68,9 @@ class VertexEndpointArgs:
     """The consumer VPC, ``projects/<p>/global/networks/<n>``."""
     subnetwork: pulumi.Input[str]
     """The subnet PSC endpoints take their addresses from."""
+    network_project: str | None = None
+    """The network's project when it is not ``project`` (a Shared VPC's host project, where
+    the service connection policy must live); None: ``project``."""
     drift: DriftArgs | None = None
     alert_emails: Sequence[str] = ()
     runbook_base_url: str = ""
@@ -184,7 +187,7 @@ class VertexEndpoint(pulumi.ComponentResource):
         policy = gcp.networkconnectivity.ServiceConnectionPolicy(
             f"{self._name}-psc",
             name=f"{self._name}-vertex-psc",
-            project=a.project,
+            project=a.network_project or a.project,
             location=a.region,
             service_class="gcp-vertexai",
             network=a.network,

@@ -94,6 +94,78 @@ def _gcp_service_account(name: str, inputs: Mapping[str, Any], region: str) -> d
     return {"email": f"{account}@{project}.iam.gserviceaccount.com"}
 
 
+def _existing_eks_cluster(call: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """An adopted EKS cluster (``clusters.*.existing``), as ``aws.eks.get_cluster`` reads it:
+    the same made-up endpoint, issuer and security group a created one of that name gets."""
+    cluster = str(call["name"])
+    made = _eks_cluster(cluster, {"name": cluster}, region)
+    return {
+        "id": cluster,
+        "name": cluster,
+        "arn": made["arn"],
+        "endpoint": made["endpoint"],
+        "certificateAuthorities": [made["certificateAuthority"]],
+        "identities": made["identities"],
+        "vpcConfig": {
+            "clusterSecurityGroupId": made["vpcConfig"]["clusterSecurityGroupId"],
+            "vpcId": f"vpc-{_digest(cluster, 'vpc')}",
+            "subnetIds": [],
+        },
+        "status": "ACTIVE",
+    }
+
+
+def _existing_gke_cluster(call: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """An adopted GKE cluster, as ``gcp.container.get_cluster`` reads it (Workload Identity on)."""
+    cluster = str(call["name"])
+    project = str(call.get("project") or "offline-project")
+    made = _gke_cluster(cluster, {"name": cluster}, region)
+    return {
+        "id": f"projects/{project}/locations/{call.get('location')}/clusters/{cluster}",
+        "name": cluster,
+        "project": project,
+        "endpoint": made["endpoint"],
+        "masterAuths": [made["masterAuth"]],
+        "workloadIdentityConfigs": [{"workloadPool": f"{project}.svc.id.goog"}],
+    }
+
+
+def _existing_oidc_provider(call: Mapping[str, Any], region: str) -> dict[str, Any]:
+    url = str(call.get("url") or "").removeprefix("https://")
+    return {"id": url, "url": url, **_oidc_provider(url, {"url": url}, region)}
+
+
+def _existing_vpc(call: Mapping[str, Any], region: str) -> dict[str, Any]:
+    vpc = str(call["id"])
+    return {
+        "id": vpc,
+        "arn": f"arn:aws:ec2:{region}:{FAKE_ACCOUNT}:vpc/{vpc}",
+        "state": "available",
+    }
+
+
+def _existing_subnet(call: Mapping[str, Any], region: str) -> dict[str, Any]:
+    # The lookup filters by zone and VPC: a subnet found is one that matches both.
+    subnet = str(call["id"])
+    return {
+        "id": subnet,
+        "arn": f"arn:aws:ec2:{region}:{FAKE_ACCOUNT}:subnet/{subnet}",
+        "availabilityZone": call.get("availabilityZone"),
+        "vpcId": call.get("vpcId"),
+    }
+
+
+LOOKUPS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "aws:eks/getCluster:getCluster": _existing_eks_cluster,
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": _existing_oidc_provider,
+    "aws:ec2/getVpc:getVpc": _existing_vpc,
+    "aws:ec2/getSubnet:getSubnet": _existing_subnet,
+    "gcp:container/getCluster:getCluster": _existing_gke_cluster,
+}
+"""Invokes that read infrastructure the stack uses but does not manage (the ``existing``
+options), by token: ``(invoke args, region of the provider) -> result``."""
+
+
 def _secret(value: Any) -> dict[str, Any]:
     """An output value the provider marks secret, as the engine sends one back."""
     return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
@@ -200,9 +272,9 @@ class BlueprintMocks(pulumi.runtime.Mocks):
         self._regions: dict[str, str] = {}
         """Region of each AWS provider, by its name (ARNs carry their provider's region)."""
 
-    def _region(self, args: pulumi.runtime.MockResourceArgs) -> str:
+    def _region(self, provider: str | None) -> str:
         # A provider reference is "<urn>::<id>"; a URN ends with the resource's name.
-        parts = str(args.provider or "").split("::")
+        parts = str(provider or "").split("::")
         return self._regions.get(parts[-2] if len(parts) >= 2 else "", DEFAULT_REGION)
 
     def new_resource(
@@ -221,7 +293,7 @@ class BlueprintMocks(pulumi.runtime.Mocks):
             state["name"] = args.name
         if args.typ == "pulumi:providers:aws":
             self._regions[args.name] = str(args.inputs.get("region") or DEFAULT_REGION)
-        region = self._region(args)
+        region = self._region(args.provider)
         computed = COMPUTED.get(args.typ)
         if computed is not None:
             state.update(computed(args.name, args.inputs, region))
@@ -250,6 +322,9 @@ class BlueprintMocks(pulumi.runtime.Mocks):
             project = str(args.args.get("projectId") or "offline-project")
             # A list of failures, not None: the SDK iterates over it.
             return {"projectId": project, "number": "123456789012", "name": project}, []
+        lookup = LOOKUPS.get(invoke)
+        if lookup is not None:
+            return lookup(args.args, self._region(args.provider)), []
         raise NotImplementedError(
             f"the offline preview has no answer for invoke {invoke!r}; "
             "add one to tools/preview/mocks.py or avoid the lookup (deterministic programs)"

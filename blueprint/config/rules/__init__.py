@@ -11,6 +11,7 @@ from __future__ import annotations
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules import (
     core,
+    existing,
     gpu,
     images,
     llm,
@@ -23,7 +24,7 @@ from blueprint.config.rules import (
 from blueprint.config.rules.base import RULES, Rule, rule
 from blueprint.schema import StackConfig
 
-DOMAINS = (core, gpu, models, llm, placement, serverless, routing, images, monitoring)
+DOMAINS = (core, existing, gpu, models, llm, placement, serverless, routing, images, monitoring)
 """The rule modules, one per domain."""
 
 __all__ = ["DOMAINS", "RULES", "Rule", "SectionUnchecked", "rule", "run_rules"]

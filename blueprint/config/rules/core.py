@@ -61,6 +61,8 @@ _CLOUD_KEYS = {
     Cloud.AWS: "region, availabilityZones, vpcCidr",
     Cloud.GCP: "project, region, zones, networkCidr, podsCidr, servicesCidr",
 }
+"""What a cloud's section needs when the stack creates its network (existingVpc and
+existingNetwork stand in for the ranges: blueprint.config.rules.existing)."""
 
 
 @rule
@@ -111,7 +113,7 @@ def zones_in_region(cfg: StackConfig) -> Iterator[ConfigIssue]:
 @rule
 def vpc_holds_its_subnets(cfg: StackConfig) -> Iterator[ConfigIssue]:
     """The AWS VPC range fits a private /19 and a public /24 per zone (blueprint.network)."""
-    if cfg.aws is None:
+    if cfg.aws is None or cfg.aws.vpc_cidr is None:
         return
     for problem in subnet_problems(str(cfg.aws.vpc_cidr), cfg.aws.availability_zones):
         yield ConfigIssue(("aws", "vpcCidr"), problem, str(cfg.aws.vpc_cidr))
@@ -121,11 +123,12 @@ def vpc_holds_its_subnets(cfg: StackConfig) -> Iterator[ConfigIssue]:
 def gcp_ranges_disjoint(cfg: StackConfig) -> Iterator[ConfigIssue]:
     if cfg.gcp is None:
         return
-    ranges: dict[str, IPv4Network] = {
+    given: dict[str, IPv4Network | None] = {
         "networkCidr": cfg.gcp.network_cidr,
         "podsCidr": cfg.gcp.pods_cidr,
         "servicesCidr": cfg.gcp.services_cidr,
     }
+    ranges = {key: value for key, value in given.items() if value is not None}
     for (a, ra), (b, rb) in combinations(ranges.items(), 2):
         if ra.overlaps(rb):
             yield ConfigIssue(("gcp", b), f"overlaps {a} ({ra}); choose a disjoint range", str(rb))
@@ -136,7 +139,8 @@ def cluster_settings(cfg: StackConfig) -> Iterator[ConfigIssue]:
     catalog = load_catalog()
     for name, cluster in cfg.clusters.items():
         base = ("clusters", name)
-        if cluster.cloud is Cloud.GCP and cluster.release_channel is None:
+        # An adopted cluster keeps its own channel (blueprint.config.rules.existing).
+        if cluster.cloud is Cloud.GCP and cluster.release_channel is None and not cluster.existing:
             yield ConfigIssue(
                 (*base, "releaseChannel"),
                 "required for GKE clusters; one of RAPID, REGULAR, STABLE",
