@@ -147,4 +147,8 @@ def _cluster_outputs(handle: ClusterHandle | None) -> dict[str, object]:
         extra["oidcIssuer"] = handle.oidc_issuer
     if handle.workload_pool is not None:
         extra["workloadPool"] = handle.workload_pool
+    if handle.kubeconfig is not None:
+        # Secret in state and outputs: `pulumi stack output clusters --show-secrets`
+        # prints it; it holds no credential (the exec plugin fetches a token).
+        extra["kubeconfig"] = pulumi.Output.secret(handle.kubeconfig)
     return extra

@@ -200,7 +200,8 @@ class EksCluster(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     """The key that envelope-encrypts secrets and node volumes."""
     kubeconfig: pulumi.Output[str]
-    """A kubeconfig that authenticates with ``aws eks get-token`` (no stored credentials)."""
+    """A kubeconfig that authenticates with ``aws eks get-token`` (no stored credentials),
+    marked secret: it names the private endpoint and CA, and state and outputs keep it so."""
     provider: k8s.Provider
     """The Kubernetes provider bound to this cluster (waits for the system nodes)."""
     system_node_group: aws.eks.NodeGroup
@@ -234,8 +235,8 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.node_role_arn = node_role.arn
         self.kms_key_arn = key.arn
-        self.kubeconfig = kubeconfig(
-            cluster.name, self.endpoint, self.certificate_authority, args.region
+        self.kubeconfig = pulumi.Output.secret(
+            kubeconfig(cluster.name, self.endpoint, self.certificate_authority, args.region)
         )
         self.provider = k8s.Provider(
             f"{name}-k8s",

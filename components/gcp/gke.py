@@ -95,7 +95,8 @@ class GkeCluster(pulumi.ComponentResource):
     workload_pool: str
     """The Workload Identity pool, ``<project>.svc.id.goog``."""
     kubeconfig: pulumi.Output[str]
-    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``."""
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin`` (no stored
+    credentials), marked secret: it names the endpoint and CA."""
     provider: k8s.Provider
     """The Kubernetes provider bound to this cluster (waits for the system nodes)."""
     system_node_pool: gcp.container.NodePool
@@ -120,7 +121,7 @@ class GkeCluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self.node_service_account = account.email
         ca = cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
-        self.kubeconfig = kubeconfig(cluster.name, self.endpoint, ca)
+        self.kubeconfig = pulumi.Output.secret(kubeconfig(cluster.name, self.endpoint, ca))
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
