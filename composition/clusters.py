@@ -19,6 +19,7 @@ from blueprint.capacity import (
     stack_mig_layouts,
     system_pool_spec,
 )
+from blueprint.catalog import eks_addons
 from blueprint.limits import GKE_CLUSTER_NAME, fit_name
 from blueprint.schema import Cloud, ClusterConfig, Environment
 from components.aws.eks import EksCluster, EksClusterArgs
@@ -71,6 +72,9 @@ def _eks(
     cluster = cfg.clusters[name]
     region = required(cfg.aws, "aws").region
     ami_release = required(cluster.ami_release_version, f"clusters.{name}.amiReleaseVersion")
+    addon_versions = required(
+        eks_addons().for_version(cluster.kubernetes_version), f"clusters.{name}.kubernetesVersion"
+    )
     cluster_name = ctx.name(name)
     system = system_pool_spec(name, cfg)
     eks = EksCluster(
@@ -80,6 +84,7 @@ def _eks(
             region=region,
             kubernetes_version=cluster.kubernetes_version,
             ami_release_version=ami_release,
+            addon_versions=addon_versions,
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.private_subnet_ids,
             system_instance_types=cluster.system_pool.instance_types,

@@ -150,5 +150,6 @@ def _cluster_outputs(handle: ClusterHandle | None) -> dict[str, object]:
     if handle.kubeconfig is not None:
         # Secret in state and outputs: `pulumi stack output clusters --show-secrets`
         # prints it; it holds no credential (the exec plugin fetches a token).
-        extra["kubeconfig"] = pulumi.Output.secret(handle.kubeconfig)
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(handle.kubeconfig)
+        extra["kubeconfig"] = kubeconfig
     return extra

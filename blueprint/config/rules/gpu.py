@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from blueprint.capacity import SYSTEM_POOL, TIER_GPUS, mig_layout_name
-from blueprint.catalog import GpuModel, load_catalog
+from blueprint.catalog import GpuModel, eks_addons, load_catalog
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules.base import rule
 from blueprint.schema import (
@@ -294,6 +294,15 @@ def _eks_settings(
             (*base, "karpenterVersion"),
             "required: pools on this cluster burst above their floor through Karpenter; "
             "pin its Helm chart version, such as 1.6.5",
+        )
+    addons = eks_addons()
+    if addons.for_version(cluster.kubernetes_version) is None:
+        yield ConfigIssue(
+            (*base, "kubernetesVersion"),
+            "has no pinned EKS add-on versions (blueprint/catalog/eks_addons.yaml); "
+            f"accepted on EKS: {', '.join(addons.versions())}; to move to a new minor, add "
+            "its row to that table first (docs/upgrade.md)",
+            cluster.kubernetes_version,
         )
     release = cluster.ami_release_version
     if release is None:
