@@ -299,7 +299,13 @@ class SystemPool(Model):
 class ClusterConfig(Model):
     cloud: Cloud = Field(description="aws (EKS) or gcp (GKE)")
     kubernetes_version: K8sVersion = Field(
-        description="Kubernetes minor version, quoted, such as '1.33'"
+        description="Kubernetes minor version of the control plane, quoted, such as '1.33'"
+    )
+    node_version: K8sVersion | None = Field(
+        default=None,
+        description="EKS only: Kubernetes minor of every node (system pool, GPU floors, "
+        "Karpenter's nodes), quoted; default kubernetesVersion. May lag the control plane "
+        "by up to 3 minors, never lead it (version-skew policy): an upgrade is two `up`s",
     )
     private_endpoint: bool = Field(default=True, description="API server reachable only inside")
     authorized_networks: list[Cidr] = Field(
@@ -320,12 +326,18 @@ class ClusterConfig(Model):
     ami_release_version: AmiRelease | None = Field(
         default=None,
         description="EKS only, required there: the EKS-optimized AL2023 AMI release every node "
-        "runs (managed node groups and Karpenter), e.g. 1.33.0-20250715",
+        "runs (managed node groups and Karpenter), built for nodeVersion, e.g. 1.33.0-20250715",
     )
     admin_role_arns: list[IamRoleArn] = Field(
         default_factory=list,
         description="EKS only: IAM roles given cluster-admin through EKS access entries",
     )
+
+    @property
+    def nodes_version(self) -> str:
+        """The Kubernetes minor the cluster's nodes run: ``nodeVersion``, else the control
+        plane's."""
+        return self.node_version or self.kubernetes_version
 
 
 class MigConfig(Model):

@@ -83,6 +83,7 @@ def _eks(
             cluster_name=cluster_name,
             region=region,
             kubernetes_version=cluster.kubernetes_version,
+            node_version=cluster.nodes_version,
             ami_release_version=ami_release,
             addon_versions=addon_versions,
             vpc_id=base.network.vpc_id,
@@ -105,7 +106,7 @@ def _eks(
             AwsGpuCapacityArgs(
                 cluster_name=cluster_name,
                 region=region,
-                kubernetes_version=cluster.kubernetes_version,
+                node_version=cluster.nodes_version,
                 ami_release_version=ami_release,
                 karpenter_version=cluster.karpenter_version,
                 cluster_endpoint=eks.endpoint,

@@ -59,8 +59,13 @@ class EksClusterArgs:
     """The cluster's name in AWS, e.g. ``prod-core-aws``."""
     region: str
     kubernetes_version: str
+    """The control plane's Kubernetes minor, such as 1.33 (it keys ``addon_versions``)."""
+    node_version: str
+    """The system node group's Kubernetes minor: the control plane's, or up to three older
+    while an upgrade is staged (the version-skew policy; the config rules hold it)."""
     ami_release_version: str
-    """The EKS-optimized AL2023 AMI release of the system node group, e.g. 1.33.0-20250715."""
+    """The EKS-optimized AL2023 AMI release of the system node group, built for
+    ``node_version``, e.g. 1.33.0-20250715."""
     addon_versions: Mapping[str, str]
     """EKS managed add-on name -> pinned version for ``kubernetes_version``:
     ``blueprint.catalog.eks_addons().for_version(kubernetes_version)``."""
@@ -484,7 +489,7 @@ class EksCluster(pulumi.ComponentResource):
             instance_types=list(args.system_instance_types),
             capacity_type="ON_DEMAND",
             ami_type=SYSTEM_AMI_TYPE,
-            version=args.kubernetes_version,
+            version=args.node_version,
             release_version=args.ami_release_version,
             scaling_config={
                 "min_size": args.system_nodes.min,
