@@ -800,6 +800,13 @@ class StackConfig(Model):
     environment: Environment = Field(description="dev, staging, prod or edge")
     cost_center: LabelValue = Field(description="cost center tag and label on every resource")
     team: LabelValue = Field(description="owning team tag and label on every resource")
+    deletion_protection: bool | None = Field(
+        default=None,
+        description="protect the stack's stateful resources (clusters, buckets, KMS keys) "
+        "from deletion: Pulumi's protect, plus the provider's deletion protection where it "
+        "has one (GKE); default true in prod, false elsewhere. Turn it off (and `up`) before "
+        "a `pulumi destroy`",
+    )
     aws: AwsSettings | None = Field(
         default=None, description="AWS region, zones, VPC range, NAT layout, tags"
     )
@@ -833,3 +840,11 @@ class StackConfig(Model):
     budget: BudgetConfig | None = Field(
         default=None, description="monthly budget, alert thresholds and recipients"
     )
+
+    @property
+    def protects_stateful(self) -> bool:
+        """Whether clusters, buckets and keys are protected: ``deletionProtection``, or by
+        default in prod (the ``prod-stateful-protected`` policy requires it there)."""
+        if self.deletion_protection is not None:
+            return self.deletion_protection
+        return self.environment is Environment.PROD

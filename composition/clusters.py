@@ -21,7 +21,7 @@ from blueprint.capacity import (
 )
 from blueprint.catalog import eks_addons
 from blueprint.limits import GKE_CLUSTER_NAME, fit_name
-from blueprint.schema import Cloud, ClusterConfig, Environment
+from blueprint.schema import Cloud, ClusterConfig
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
 from components.gcp.gke import GkeCluster, GkeClusterArgs
@@ -95,6 +95,7 @@ def _eks(
             admin_role_arns=cluster.admin_role_arns,
             log_retention_days=ctx.log_retention_days,
             system_labels=dict(system.labels) if system else {},
+            protect=ctx.protect,
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),
     )
@@ -171,7 +172,7 @@ def _gke(
             system_nodes=_system_counts(cluster),
             private_endpoint=cluster.private_endpoint,
             authorized_networks=[str(n) for n in cluster.authorized_networks],
-            deletion_protection=cfg.environment is Environment.PROD,
+            deletion_protection=ctx.protect,
             system_labels=dict(system.labels) if system else {},
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),

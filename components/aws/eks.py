@@ -82,6 +82,9 @@ class EksClusterArgs:
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect the stateful resources (the cluster, the secrets key) from deletion: a
+    ``pulumi destroy`` or a replacing change stops instead of deleting them."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -311,7 +314,7 @@ class EksCluster(pulumi.ComponentResource):
                 )
             ),
             tags=self._tags(f"{self._name}-secrets"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
 
     def _create_log_group(self) -> aws.cloudwatch.LogGroup:
@@ -362,7 +365,9 @@ class EksCluster(pulumi.ComponentResource):
             },
             upgrade_policy={"support_type": "STANDARD"},
             tags=self._tags(args.cluster_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, attachment]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[logs, attachment], protect=args.protect
+            ),
         )
 
     def _create_oidc_provider(self, cluster: aws.eks.Cluster) -> aws.iam.OpenIdConnectProvider:

@@ -64,6 +64,7 @@ class GkeClusterArgs:
     private_endpoint: bool = True
     authorized_networks: Sequence[str] = ()
     deletion_protection: bool = True
+    """GKE's deletion protection and Pulumi's protect on the cluster and its secrets key."""
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -226,7 +227,9 @@ class GkeCluster(pulumi.ComponentResource):
                 "managed_prometheus": {"enabled": True},
             },
             # GKE checks it may use the key when the cluster is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_grant]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[secrets_grant], protect=args.deletion_protection
+            ),
         )
 
     def _create_system_pool(
