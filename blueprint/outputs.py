@@ -14,8 +14,10 @@ AWS_PRIVATE_SUBNET_IDS: Final = "awsPrivateSubnetIds"
 GCP_PROJECT: Final = "gcpProject"
 GCP_NETWORK: Final = "gcpNetwork"
 CLUSTERS: Final = "clusters"
-"""Map of cluster name -> {cloud, region, clusterName, endpoint} plus, on EKS,
-{oidcProviderArn, oidcIssuer} (IRSA) and, on GKE, {workloadPool} (Workload Identity)."""
+"""Map of cluster name -> {cloud, region, clusterName, endpoint, kubeconfig} plus, on EKS,
+{oidcProviderArn, oidcIssuer} (IRSA) and, on GKE, {workloadPool} (Workload Identity).
+``kubeconfig`` is secret (exec-based: ``aws eks get-token`` or ``gke-gcloud-auth-plugin``);
+read it with ``pulumi stack output clusters --show-secrets``."""
 GPU_POOLS: Final = "gpuPools"
 """Map of pool name -> {cluster, cloud, tier, gpuModel, instanceTypes, onDemandFloorNodes,
 maxNodes, ceilingGpus, capacityTypes, migLayout, labels}: the GPU capacity a stack offers

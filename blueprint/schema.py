@@ -428,7 +428,13 @@ class ExistingCluster(Model):
 class ClusterConfig(Model):
     cloud: Cloud = Field(description="aws (EKS) or gcp (GKE)")
     kubernetes_version: K8sVersion = Field(
-        description="Kubernetes minor version, quoted, such as '1.33'"
+        description="Kubernetes minor version of the control plane, quoted, such as '1.33'"
+    )
+    node_version: K8sVersion | None = Field(
+        default=None,
+        description="EKS only: Kubernetes minor of every node (system pool, GPU floors, "
+        "Karpenter's nodes), quoted; default kubernetesVersion. May lag the control plane "
+        "by up to 3 minors, never lead it (version-skew policy): an upgrade is two `up`s",
     )
     private_endpoint: bool = Field(default=True, description="API server reachable only inside")
     authorized_networks: list[Cidr] = Field(
@@ -449,7 +455,7 @@ class ClusterConfig(Model):
     ami_release_version: AmiRelease | None = Field(
         default=None,
         description="EKS only, required there: the EKS-optimized AL2023 AMI release every node "
-        "runs (managed node groups and Karpenter), e.g. 1.33.0-20250715",
+        "runs (managed node groups and Karpenter), built for nodeVersion, e.g. 1.33.0-20250715",
     )
     admin_role_arns: list[IamRoleArn] = Field(
         default_factory=list,
@@ -460,6 +466,12 @@ class ClusterConfig(Model):
         description="deploy onto this existing cluster instead of creating one; systemPool "
         "then describes its CPU nodes (labelled llm-inference/pool=system on EKS) for placement",
     )
+
+    @property
+    def nodes_version(self) -> str:
+        """The Kubernetes minor the cluster's nodes run: ``nodeVersion``, else the control
+        plane's."""
+        return self.node_version or self.kubernetes_version
 
 
 class MigConfig(Model):
@@ -922,6 +934,13 @@ class StackConfig(Model):
     environment: Environment = Field(description="dev, staging, prod or edge")
     cost_center: LabelValue = Field(description="cost center tag and label on every resource")
     team: LabelValue = Field(description="owning team tag and label on every resource")
+    deletion_protection: bool | None = Field(
+        default=None,
+        description="protect the stack's stateful resources (clusters, buckets, KMS keys) "
+        "from deletion: Pulumi's protect, plus the provider's deletion protection where it "
+        "has one (GKE); default true in prod, false elsewhere. Turn it off (and `up`) before "
+        "a `pulumi destroy`",
+    )
     aws: AwsSettings | None = Field(
         default=None, description="AWS region, zones, VPC range, NAT layout, tags"
     )
@@ -955,3 +974,11 @@ class StackConfig(Model):
     budget: BudgetConfig | None = Field(
         default=None, description="monthly budget, alert thresholds and recipients"
     )
+
+    @property
+    def protects_stateful(self) -> bool:
+        """Whether clusters, buckets and keys are protected: ``deletionProtection``, or by
+        default in prod (the ``prod-stateful-protected`` policy requires it there)."""
+        if self.deletion_protection is not None:
+            return self.deletion_protection
+        return self.environment is Environment.PROD

@@ -20,8 +20,9 @@ from blueprint.capacity import (
     stack_mig_layouts,
     system_pool_spec,
 )
+from blueprint.catalog import eks_addons
 from blueprint.limits import GKE_CLUSTER_NAME, fit_name
-from blueprint.schema import Cloud, ClusterConfig, Environment
+from blueprint.schema import Cloud, ClusterConfig
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.existing_eks import ExistingEksCluster, ExistingEksClusterArgs
 from components.aws.gpu_capacity import AwsGpuCapacity, AwsGpuCapacityArgs
@@ -73,6 +74,9 @@ def _eks(
     cluster = cfg.clusters[name]
     region = required(cfg.aws, "aws").region
     ami_release = required(cluster.ami_release_version, f"clusters.{name}.amiReleaseVersion")
+    addon_versions = required(
+        eks_addons().for_version(cluster.kubernetes_version), f"clusters.{name}.kubernetesVersion"
+    )
     cluster_name = ctx.name(name)
     system = system_pool_spec(name, cfg)
     existing = _existing_eks(ctx, name, base) if cluster.existing else None
@@ -82,7 +86,9 @@ def _eks(
             cluster_name=cluster_name,
             region=region,
             kubernetes_version=cluster.kubernetes_version,
+            node_version=cluster.nodes_version,
             ami_release_version=ami_release,
+            addon_versions=addon_versions,
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.private_subnet_ids,
             system_instance_types=cluster.system_pool.instance_types,
@@ -92,6 +98,7 @@ def _eks(
             admin_role_arns=cluster.admin_role_arns,
             log_retention_days=ctx.log_retention_days,
             system_labels=dict(system.labels) if system else {},
+            protect=ctx.protect,
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),
     )
@@ -104,7 +111,7 @@ def _eks(
                 # The interruption queue and Karpenter's settings name the cluster as AWS does.
                 cluster_name=cluster.existing.name if cluster.existing else cluster_name,
                 region=region,
-                kubernetes_version=cluster.kubernetes_version,
+                node_version=cluster.nodes_version,
                 ami_release_version=ami_release,
                 karpenter_version=cluster.karpenter_version,
                 cluster_endpoint=eks.endpoint,
@@ -135,6 +142,7 @@ def _eks(
         cluster_name=eks.cluster_name,
         provider=eks.provider,
         endpoint=eks.endpoint,
+        kubeconfig=eks.kubeconfig,
         pools=pools,
         depends_on=ready,
         oidc_provider_arn=eks.oidc_provider_arn,
@@ -169,7 +177,7 @@ def _gke(
             system_nodes=_system_counts(cluster),
             private_endpoint=cluster.private_endpoint,
             authorized_networks=[str(n) for n in cluster.authorized_networks],
-            deletion_protection=cfg.environment is Environment.PROD,
+            deletion_protection=ctx.protect,
             system_labels=dict(system.labels) if system else {},
         ),
         opts=pulumi.ResourceOptions(provider=base.provider),
@@ -196,6 +204,7 @@ def _gke(
         cluster_name=gke.cluster_name,
         provider=gke.provider,
         endpoint=gke.endpoint,
+        kubeconfig=gke.kubeconfig,
         pools=pools,
         depends_on=ready,
         workload_pool=gke.workload_pool,

@@ -41,6 +41,9 @@ class StackContext:
     to a value CloudWatch Logs accepts."""
     model_bucket: str = ""
     """The model repository bucket; S3 and GCS share the name."""
+    protect: bool = False
+    """Stateful resources (clusters, buckets, KMS keys) are protected from deletion
+    (``deletionProtection``, default true in prod)."""
 
     @classmethod
     def of(cls, config: StackConfig, stack: str) -> StackContext:
@@ -62,6 +65,7 @@ class StackContext:
             ),
             model_bucket=(config.serving.model_repository_bucket if config.serving else None)
             or f"{stack}-model-repo",
+            protect=config.protects_stateful,
         )
 
     def name(self, *parts: str) -> str:

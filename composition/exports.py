@@ -147,4 +147,9 @@ def _cluster_outputs(handle: ClusterHandle | None) -> dict[str, object]:
         extra["oidcIssuer"] = handle.oidc_issuer
     if handle.workload_pool is not None:
         extra["workloadPool"] = handle.workload_pool
+    if handle.kubeconfig is not None:
+        # Secret in state and outputs: `pulumi stack output clusters --show-secrets`
+        # prints it; it holds no credential (the exec plugin fetches a token).
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(handle.kubeconfig)
+        extra["kubeconfig"] = kubeconfig
     return extra

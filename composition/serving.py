@@ -210,6 +210,7 @@ def build_model_stores(
                     k: WeightsFile(path=f, sha256=s)
                     for k, (f, s) in _weights_files(cfg, Cloud.AWS).items()
                 },
+                protect=ctx.protect,
             ),
             opts=pulumi.ResourceOptions(provider=base.aws.provider),
         )
@@ -247,6 +248,7 @@ def build_model_stores(
                 },
                 weights_files=_weights_files(cfg, Cloud.GCP),
                 labels=dict(ctx.base_tags),
+                protect=ctx.protect,
             ),
             opts=pulumi.ResourceOptions(provider=base.gcp.provider),
         )

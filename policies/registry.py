@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import cost, hardening, reliability, secret_literals, security
+from policies import cost, hardening, protection, reliability, secret_literals, security
 
 POLICIES: list[Policy] = [
     *cost.POLICIES,
     *reliability.POLICIES,
+    *protection.POLICIES,
     *security.POLICIES,
     *secret_literals.POLICIES,
     *hardening.POLICIES,

@@ -139,6 +139,27 @@ def with_init(workload: dict[str, Any], container: dict[str, Any]) -> dict[str, 
     return workload
 
 
+def stateful(
+    protect: bool | None, gke_deletion_protection: bool | None = True
+) -> list[dict[str, Any]]:
+    """A cluster, a bucket and a key per cloud; ``protect`` None leaves the option out of
+    the record, as the recorder does for an unprotected resource."""
+    gke_inputs: dict[str, Any] = {"name": "prod-core-gcp", "location": "us-central1"}
+    if gke_deletion_protection is not None:
+        gke_inputs["deletionProtection"] = gke_deletion_protection
+    records = [
+        rec("aws:eks/cluster:Cluster", "core-aws-cluster", {"name": "prod-core-aws"}),
+        rec("gcp:container/cluster:Cluster", "core-gcp-cluster", gke_inputs),
+        rec("aws:s3/bucket:Bucket", "models-aws-bucket", {"bucket": "prod-model-repo"}),
+        rec("gcp:storage/bucket:Bucket", "models-gcp-bucket", {"name": "prod-model-repo"}),
+        kms_key(),
+        crypto_key(),
+    ]
+    if protect is not None:
+        records = [{**r, "protect": protect} for r in records]
+    return records
+
+
 def cases() -> list[Case]:
     return [
         # ---------------- bucket-versioning
@@ -605,5 +626,41 @@ def cases() -> list[Case]:
             [*providers(), gcs_bucket(uniformBucketLevelAccess=None)],
             ["uniformBucketLevelAccess is not set"],
             note="gcs-uniform-access",
+        ),
+        # ---------------- prod-stateful-protected
+        Case(
+            "prod-stateful-protected",
+            "ok",
+            [
+                *providers(),
+                *stateful(True),
+                # Not stateful: recreated by the next `up`, needs no protection.
+                rec("aws:cloudwatch/logGroup:LogGroup", "logs", {"retentionInDays": 30}),
+            ],
+        ),
+        Case(
+            "prod-stateful-protected",
+            "bad",
+            [*providers(), *stateful(False, gke_deletion_protection=False)],
+            [
+                "core-aws-cluster (aws:eks/cluster:Cluster): protect (resource option) = false",
+                "models-aws-bucket (aws:s3/bucket:Bucket): protect (resource option) = false",
+                "models-gcp-bucket (gcp:storage/bucket:Bucket): protect (resource option) = false",
+                "(aws:kms/key:Key): protect (resource option) = false",
+                "(gcp:kms/cryptoKey:CryptoKey): protect (resource option) = false",
+                "deletionProtection = false: GKE deletes the cluster on request",
+                "Fix: set llm-inference:deletionProtection: true",
+            ],
+        ),
+        # As plans record an unprotected resource: no "protect" key. GKE's own deletion
+        # protection defaults to true in the provider, so its absence is not reported.
+        Case(
+            "prod-stateful-protected",
+            "missing",
+            [*providers(), *stateful(None, gke_deletion_protection=None)],
+            [
+                "core-gcp-cluster (gcp:container/cluster:Cluster): protect (resource option)",
+                "core-aws-cluster (aws:eks/cluster:Cluster): protect (resource option) = false",
+            ],
         ),
     ]

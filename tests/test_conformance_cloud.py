@@ -56,6 +56,9 @@ def planted(
 
 
 MAPPED_IN_PLANS = {
+    ("aws:eks/addon:Addon", "clusterName"): 20,
+    ("aws:eks/addon:Addon", "resolveConflictsOnCreate"): 20,
+    ("aws:eks/addon:Addon", "resolveConflictsOnUpdate"): 20,
     ("aws:appautoscaling/scheduledAction:ScheduledAction", "name"): 2,
     ("aws:appautoscaling/scheduledAction:ScheduledAction", "scalableDimension"): 2,
     ("aws:appautoscaling/scheduledAction:ScheduledAction", "serviceNamespace"): 2,

@@ -51,7 +51,11 @@ def _untainted(rs: list[dict[str, Any]]) -> None:
 
 
 def _no_oidc(rs: list[dict[str, Any]]) -> None:
+    """Neither workload identity: no IRSA provider, no Pod Identity agent add-on."""
     rs.remove(first(rs, "aws:iam/openIdConnectProvider:OpenIdConnectProvider"))
+    for r in [r for r in rs if r["type"] == "aws:eks/addon:Addon"]:
+        if r["inputs"]["addonName"] == "eks-pod-identity-agent":
+            rs.remove(r)
 
 
 def _forever_logs(rs: list[dict[str, Any]]) -> None:

@@ -248,8 +248,8 @@ def test_the_summary_names_disabled_policies_and_ends_with_one_line(
     proc, _names, _tmp = against_run
     lines = proc.stdout.splitlines()
     assert (
-        f"  policies (dev): {len(POLICIES) - 3} run, 3 disabled (min-replicas, on-demand-floor, "
-        "pdb-for-serving); "
+        f"  policies (dev): {len(POLICIES) - 4} run, 4 disabled (min-replicas, on-demand-floor, "
+        "pdb-for-serving, prod-stateful-protected); "
         "0 mandatory violations (0 policies), 0 advisory"
     ) in lines
     assert any(line.startswith("  monthly cost: floor $") for line in lines)

@@ -1,13 +1,14 @@
 """The hardware catalog: GPU models with their MIG geometry, and instance types
-with their GPUs and prices.
+with their GPUs and prices; and the EKS managed add-on versions per Kubernetes minor.
 
-The data lives in ``gpus.yaml`` and ``instances.yaml`` beside this module, each
-with its sources and date. This module only loads and checks them; every other
+The data lives in ``gpus.yaml``, ``instances.yaml`` and ``eks_addons.yaml`` beside
+this module, each with its sources and date. This module only loads and checks them; every other
 part of the blueprint asks the catalog instead of restating a fact.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -118,3 +119,55 @@ def load_catalog() -> Catalog:
             "instances": _named(inst_doc["instances"]),
         }
     )
+
+
+EKS_ADDONS = (
+    "vpc-cni",
+    "kube-proxy",
+    "coredns",
+    "aws-ebs-csi-driver",
+    "eks-pod-identity-agent",
+)
+"""The EKS managed add-ons every EKS cluster of the blueprint runs, in install order."""
+_ADDON_VERSION = re.compile(r"v\d+\.\d+\.\d+-eksbuild\.\d+")
+_MINOR = re.compile(r"1\.\d+")
+
+
+class EksAddonTable(_Fact):
+    """``eks_addons.yaml``: add-on name -> pinned version, per Kubernetes minor."""
+
+    as_of: str
+    addons: dict[str, dict[str, str]]
+
+    @model_validator(mode="after")
+    def _rows_complete(self) -> EksAddonTable:
+        for minor, row in self.addons.items():
+            if not _MINOR.fullmatch(minor):
+                raise ValueError(f"eks_addons.yaml: {minor!r} is not a Kubernetes minor")
+            if set(row) != set(EKS_ADDONS):
+                raise ValueError(
+                    f"eks_addons.yaml: {minor} must pin exactly {', '.join(EKS_ADDONS)}"
+                )
+            for name, version in row.items():
+                if not _ADDON_VERSION.fullmatch(version):
+                    raise ValueError(
+                        f"eks_addons.yaml: {minor}.{name} = {version!r} is not an add-on "
+                        "version such as v1.20.1-eksbuild.3"
+                    )
+        return self
+
+    def versions(self) -> list[str]:
+        """The Kubernetes minors with a row, oldest first."""
+        return sorted(self.addons, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+    def for_version(self, kubernetes_version: str) -> dict[str, str] | None:
+        """The pinned add-on versions of a control plane at ``kubernetes_version``."""
+        row = self.addons.get(kubernetes_version)
+        return None if row is None else {name: row[name] for name in EKS_ADDONS}
+
+
+@cache
+def eks_addons() -> EksAddonTable:
+    """Load and check the EKS add-on table once per process."""
+    doc = yaml.safe_load((_HERE / "eks_addons.yaml").read_text())
+    return EksAddonTable.model_validate(doc)

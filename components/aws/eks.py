@@ -6,8 +6,10 @@ CloudWatch log group with a retention period), the IAM OIDC provider for IAM
 roles for service accounts (IRSA), access entries for the admin roles (the
 ``API`` authentication mode: no ``aws-auth`` ConfigMap), the system node group
 (on-demand CPU nodes from a launch template with IMDSv2 required and an
-encrypted root volume, in private subnets without public IPs), and a Kubernetes
-provider bound to the cluster.
+encrypted root volume, in private subnets without public IPs), the EKS managed
+add-ons at the versions pinned for the control plane's Kubernetes minor (VPC CNI,
+kube-proxy, CoreDNS, the EBS CSI driver with its own IRSA role, the Pod Identity
+agent), and a Kubernetes provider bound to the cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
 from blueprint.limits import IAM_ROLE_NAME, autoname_within
+from components.k8s.handle import irsa_trust_policy
 
 TYPE = "llm-inference:aws:EksCluster"
 
@@ -37,6 +40,17 @@ NODE_POLICIES = (
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 """The EKS-optimized AL2023 NVIDIA AMI: driver and NVIDIA container toolkit preinstalled."""
+BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+"""Add-ons (DaemonSets) in place before the first node joins, so nodes start with the pinned
+CNI; the others are Deployments that need a node to become ACTIVE."""
+EBS_CSI = "aws-ebs-csi-driver"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+"""The EBS CSI controller's service account (namespace, name), as the add-on creates it."""
+ADDON_CONFLICTS = "OVERWRITE"
+"""The add-ons' settings belong to this program: on create EKS adopts the self-managed
+copies it installed with the cluster, and on update a hand edit is overwritten instead
+of silently surviving (PRESERVE would keep drift nobody reviewed)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,8 +59,16 @@ class EksClusterArgs:
     """The cluster's name in AWS, e.g. ``prod-core-aws``."""
     region: str
     kubernetes_version: str
+    """The control plane's Kubernetes minor, such as 1.33 (it keys ``addon_versions``)."""
+    node_version: str
+    """The system node group's Kubernetes minor: the control plane's, or up to three older
+    while an upgrade is staged (the version-skew policy; the config rules hold it)."""
     ami_release_version: str
-    """The EKS-optimized AL2023 AMI release of every managed node group, e.g. 1.33.0-20250715."""
+    """The EKS-optimized AL2023 AMI release of the system node group, built for
+    ``node_version``, e.g. 1.33.0-20250715."""
+    addon_versions: Mapping[str, str]
+    """EKS managed add-on name -> pinned version for ``kubernetes_version``:
+    ``blueprint.catalog.eks_addons().for_version(kubernetes_version)``."""
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets for the control plane's network interfaces and the nodes."""
@@ -60,6 +82,9 @@ class EksClusterArgs:
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect the stateful resources (the cluster, the secrets key) from deletion: a
+    ``pulumi destroy`` or a replacing change stops instead of deleting them."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -200,11 +225,14 @@ class EksCluster(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     """The key that envelope-encrypts secrets and node volumes."""
     kubeconfig: pulumi.Output[str]
-    """A kubeconfig that authenticates with ``aws eks get-token`` (no stored credentials)."""
+    """A kubeconfig that authenticates with ``aws eks get-token`` (no stored credentials),
+    marked secret: it names the private endpoint and CA, and state and outputs keep it so."""
     provider: k8s.Provider
     """The Kubernetes provider bound to this cluster (waits for the system nodes)."""
     system_node_group: aws.eks.NodeGroup
     """The on-demand CPU node group the cluster's own services run on."""
+    addons: dict[str, aws.eks.Addon]
+    """The EKS managed add-ons, by add-on name."""
 
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -220,7 +248,15 @@ class EksCluster(pulumi.ComponentResource):
         oidc = self._create_oidc_provider(cluster)
         self._create_admin_access(cluster)
         node_role = self._create_node_role()
-        self.system_node_group = self._create_system_nodes(cluster, node_role, key)
+        early = self._create_addons(cluster, oidc, BEFORE_NODES, after=[])
+        self.system_node_group = self._create_system_nodes(
+            cluster, node_role, key, after=list(early.values())
+        )
+        late = [a for a in args.addon_versions if a not in BEFORE_NODES]
+        self.addons = {
+            **early,
+            **self._create_addons(cluster, oidc, late, after=[self.system_node_group]),
+        }
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
@@ -234,8 +270,8 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.node_role_arn = node_role.arn
         self.kms_key_arn = key.arn
-        self.kubeconfig = kubeconfig(
-            cluster.name, self.endpoint, self.certificate_authority, args.region
+        self.kubeconfig = pulumi.Output.secret(
+            kubeconfig(cluster.name, self.endpoint, self.certificate_authority, args.region)
         )
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -278,7 +314,7 @@ class EksCluster(pulumi.ComponentResource):
                 )
             ),
             tags=self._tags(f"{self._name}-secrets"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
 
     def _create_log_group(self) -> aws.cloudwatch.LogGroup:
@@ -329,7 +365,9 @@ class EksCluster(pulumi.ComponentResource):
             },
             upgrade_policy={"support_type": "STANDARD"},
             tags=self._tags(args.cluster_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, attachment]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[logs, attachment], protect=args.protect
+            ),
         )
 
     def _create_oidc_provider(self, cluster: aws.eks.Cluster) -> aws.iam.OpenIdConnectProvider:
@@ -378,8 +416,66 @@ class EksCluster(pulumi.ComponentResource):
             )
         return role
 
+    def _create_addons(
+        self,
+        cluster: aws.eks.Cluster,
+        oidc: aws.iam.OpenIdConnectProvider,
+        names: Sequence[str],
+        *,
+        after: Sequence[pulumi.Resource],
+    ) -> dict[str, aws.eks.Addon]:
+        addons: dict[str, aws.eks.Addon] = {}
+        for addon in names:
+            version = self._args.addon_versions.get(addon)
+            if version is None:
+                continue
+            role, ready = (
+                self._create_ebs_csi_role(cluster, oidc) if addon == EBS_CSI else (None, None)
+            )
+            addons[addon] = aws.eks.Addon(
+                f"{self._name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                addon_version=version,
+                resolve_conflicts_on_create=ADDON_CONFLICTS,
+                resolve_conflicts_on_update=ADDON_CONFLICTS,
+                service_account_role_arn=role.arn if role is not None else None,
+                tags=self._tags(f"{self._name}-{addon}"),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*after, *([ready] if ready else [])]
+                ),
+            )
+        return addons
+
+    def _create_ebs_csi_role(
+        self, cluster: aws.eks.Cluster, oidc: aws.iam.OpenIdConnectProvider
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The EBS CSI controller's IRSA role: AWS's managed driver policy, trusted only by
+        the controller's service account on this cluster's issuer (and the attachment the
+        add-on waits for, so the controller never starts without its permissions)."""
+        namespace, account = EBS_CSI_SERVICE_ACCOUNT
+        name = f"{self._name}-ebs-csi"
+        role = aws.iam.Role(
+            name,
+            name=autoname_within(name, IAM_ROLE_NAME),
+            assume_role_policy=pulumi.Output.all(oidc.arn, cluster.identities.apply(_issuer)).apply(
+                lambda v: irsa_trust_policy(v[0], v[1].removeprefix("https://"), namespace, account)
+            ),
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            name, role=role.name, policy_arn=EBS_CSI_POLICY, opts=self._child
+        )
+        return role, attachment
+
     def _create_system_nodes(
-        self, cluster: aws.eks.Cluster, role: aws.iam.Role, key: aws.kms.Key
+        self,
+        cluster: aws.eks.Cluster,
+        role: aws.iam.Role,
+        key: aws.kms.Key,
+        *,
+        after: Sequence[pulumi.Resource] = (),
     ) -> aws.eks.NodeGroup:
         args = self._args
         template = node_launch_template(
@@ -398,7 +494,7 @@ class EksCluster(pulumi.ComponentResource):
             instance_types=list(args.system_instance_types),
             capacity_type="ON_DEMAND",
             ami_type=SYSTEM_AMI_TYPE,
-            version=args.kubernetes_version,
+            version=args.node_version,
             release_version=args.ami_release_version,
             scaling_config={
                 "min_size": args.system_nodes.min,
@@ -409,7 +505,7 @@ class EksCluster(pulumi.ComponentResource):
             labels=dict(args.system_labels),
             update_config={"max_unavailable": 1},
             tags=self._tags(f"{self._name}-system"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
 
 

@@ -88,7 +88,8 @@ class AwsGpuCapacityArgs:
     cluster_name: str
     """The EKS cluster's name (plain: it names the interruption queue)."""
     region: str
-    kubernetes_version: str
+    node_version: str
+    """The Kubernetes minor of the pools' nodes (may lag the control plane's, within skew)."""
     ami_release_version: str
     """E.g. 1.33.0-20250715: the floor node groups' release, and Karpenter's AMI alias."""
     karpenter_version: str | None
@@ -278,7 +279,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             instance_types=[s.instance_type for s in spec.shapes],
             capacity_type="ON_DEMAND",
             ami_type=GPU_AMI_TYPE if spec.gpu is not None else SYSTEM_AMI_TYPE,
-            version=args.kubernetes_version,
+            version=args.node_version,
             release_version=args.ami_release_version,
             scaling_config={
                 "min_size": spec.floor,

@@ -68,6 +68,8 @@ class AwsModelStoreArgs:
     weights_files: Mapping[str, WeightsFile] = field(default_factory=dict)
     """Object key under ``llm-weights/`` -> a local file to publish."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect the bucket and its key from deletion (Pulumi's protect)."""
 
 
 class AwsModelStore(pulumi.ComponentResource):
@@ -140,7 +142,7 @@ class AwsModelStore(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=self._args.kms_deletion_window_days,
             tags=dict(self._args.tags),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
         aws.kms.Alias(
             f"{self._name}-key-alias",
@@ -157,7 +159,7 @@ class AwsModelStore(pulumi.ComponentResource):
             bucket=a.bucket_name,
             force_destroy=False,
             tags=dict(a.tags),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=a.protect),
         )
         aws.s3.BucketOwnershipControls(
             f"{self._name}-ownership",

@@ -64,6 +64,7 @@ class GkeClusterArgs:
     private_endpoint: bool = True
     authorized_networks: Sequence[str] = ()
     deletion_protection: bool = True
+    """GKE's deletion protection and Pulumi's protect on the cluster and its secrets key."""
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -95,7 +96,8 @@ class GkeCluster(pulumi.ComponentResource):
     workload_pool: str
     """The Workload Identity pool, ``<project>.svc.id.goog``."""
     kubeconfig: pulumi.Output[str]
-    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``."""
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin`` (no stored
+    credentials), marked secret: it names the endpoint and CA."""
     provider: k8s.Provider
     """The Kubernetes provider bound to this cluster (waits for the system nodes)."""
     system_node_pool: gcp.container.NodePool
@@ -120,7 +122,7 @@ class GkeCluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self.node_service_account = account.email
         ca = cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
-        self.kubeconfig = kubeconfig(cluster.name, self.endpoint, ca)
+        self.kubeconfig = pulumi.Output.secret(kubeconfig(cluster.name, self.endpoint, ca))
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -225,7 +227,9 @@ class GkeCluster(pulumi.ComponentResource):
                 "managed_prometheus": {"enabled": True},
             },
             # GKE checks it may use the key when the cluster is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_grant]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[secrets_grant], protect=args.deletion_protection
+            ),
         )
 
     def _create_system_pool(

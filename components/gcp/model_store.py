@@ -47,6 +47,8 @@ class GcpModelStoreArgs:
     weights_files: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Object name under ``llm-weights/`` -> (local file, sha256) to publish."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect the bucket and its key from deletion (Pulumi's protect)."""
 
 
 class GcpModelStore(pulumi.ComponentResource):
@@ -126,6 +128,7 @@ class GcpModelStore(pulumi.ComponentResource):
                 location=a.location,
                 agent=service_agent(a.project, GCS_AGENT),
                 labels=a.labels,
+                protect=a.protect,
             ),
             parent=self,
         )
@@ -158,7 +161,7 @@ class GcpModelStore(pulumi.ComponentResource):
             labels=dict(a.labels),
             # The storage agent must be able to use the key before the bucket names it.
             opts=pulumi.ResourceOptions.merge(
-                self._child, pulumi.ResourceOptions(depends_on=[grant])
+                self._child, pulumi.ResourceOptions(depends_on=[grant], protect=a.protect)
             ),
         )
 

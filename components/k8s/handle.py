@@ -31,6 +31,8 @@ class ClusterHandle:
     provider: k8s.Provider
     """Pass as ``opts=ResourceOptions(provider=handle.provider)`` to deploy onto this cluster."""
     endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str] | None = None
+    """A kubeconfig for the cluster (exec-based: no stored credential), marked secret."""
     pools: Mapping[str, PoolSpec] = field(default_factory=dict)
     """The cluster's GPU pools (labels, taints, resources per node, ceilings), by name."""
     depends_on: Sequence[pulumi.Resource] = ()

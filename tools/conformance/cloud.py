@@ -168,6 +168,7 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ADDON = "aws:eks/addon:Addon"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -219,6 +220,9 @@ API_INPUTS: tuple[ApiInput, ...] = (
         "CreateAccessConfigRequest.authenticationMode",
     ),
     _aws(EKS_CLUSTER, "upgradePolicy.supportType", "eks", "UpgradePolicyRequest.supportType"),
+    _aws(ADDON, "clusterName", "eks", "CreateAddonRequest.clusterName"),
+    _aws(ADDON, "resolveConflictsOnCreate", "eks", "CreateAddonRequest.resolveConflicts"),
+    _aws(ADDON, "resolveConflictsOnUpdate", "eks", "UpdateAddonRequest.resolveConflicts"),
     _aws(NODE_GROUP, "amiType", "eks", "CreateNodegroupRequest.amiType"),
     _aws(NODE_GROUP, "capacityType", "eks", "CreateNodegroupRequest.capacityType"),
     _aws(NODE_GROUP, "instanceTypes[]", "ec2", "InstanceType"),

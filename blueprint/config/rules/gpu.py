@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from blueprint.capacity import SYSTEM_POOL, TIER_GPUS, mig_layout_name
-from blueprint.catalog import GpuModel, load_catalog
+from blueprint.catalog import GpuModel, eks_addons, load_catalog
 from blueprint.config.errors import ConfigIssue
 from blueprint.config.rules.base import rule
 from blueprint.schema import (
@@ -295,20 +295,67 @@ def _eks_settings(
             "required: pools on this cluster burst above their floor through Karpenter; "
             "pin its Helm chart version, such as 1.6.5",
         )
+    addons = eks_addons()
+    if addons.for_version(cluster.kubernetes_version) is None:
+        yield ConfigIssue(
+            (*base, "kubernetesVersion"),
+            "has no pinned EKS add-on versions (blueprint/catalog/eks_addons.yaml); "
+            f"accepted on EKS: {', '.join(addons.versions())}; to move to a new minor, add "
+            "its row to that table first (docs/upgrade.md)",
+            cluster.kubernetes_version,
+        )
+    yield from _version_skew(base, cluster)
+    nodes = cluster.nodes_version
+    of_nodes = "nodeVersion" if cluster.node_version is not None else "kubernetesVersion"
     release = cluster.ami_release_version
     if release is None:
         yield ConfigIssue(
             (*base, "amiReleaseVersion"),
             "required on EKS: pin the EKS-optimized AL2023 AMI release every node runs, "
-            "<kubernetesVersion>.<patch>-<YYYYMMDD>, such as "
-            f"{cluster.kubernetes_version}.0-20250715",
+            "<nodeVersion>.<patch>-<YYYYMMDD>, such as "
+            f"{nodes}.0-20250715",
         )
-    elif not release.startswith(f"{cluster.kubernetes_version}."):
+    elif not release.startswith(f"{nodes}."):
         yield ConfigIssue(
             (*base, "amiReleaseVersion"),
-            f"is for another Kubernetes version than kubernetesVersion "
-            f"({cluster.kubernetes_version}); use a {cluster.kubernetes_version}.x release",
+            f"is for another Kubernetes version than the nodes run ({of_nodes}: {nodes}); "
+            f"use a {nodes}.x release",
             release,
+        )
+
+
+MAX_KUBELET_LAG = 3
+"""Minor versions a kubelet may lag kube-apiserver (Kubernetes 1.28 and later):
+https://kubernetes.io/releases/version-skew-policy/#kubelet"""
+SKEW_POLICY = "https://kubernetes.io/releases/version-skew-policy/"
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def _version_skew(base: tuple[str, ...], cluster: ClusterConfig) -> Iterator[ConfigIssue]:
+    """Nodes may lag the control plane by up to three minors, never lead it."""
+    if cluster.node_version is None:
+        return
+    plane, nodes = cluster.kubernetes_version, cluster.node_version
+    lag = _minor(plane) - _minor(nodes)
+    if lag < 0:
+        yield ConfigIssue(
+            (*base, "nodeVersion"),
+            f"is newer than the control plane (kubernetesVersion {plane}); a kubelet must not "
+            f"be newer than kube-apiserver ({SKEW_POLICY}): upgrade the control plane first, "
+            f"or set nodeVersion to {plane} or older",
+            nodes,
+        )
+    elif lag > MAX_KUBELET_LAG:
+        oldest = f"1.{_minor(plane) - MAX_KUBELET_LAG}"
+        yield ConfigIssue(
+            (*base, "nodeVersion"),
+            f"is {lag} minor versions behind the control plane (kubernetesVersion {plane}); "
+            f"kubelets may lag kube-apiserver by at most {MAX_KUBELET_LAG} ({SKEW_POLICY}): "
+            f"upgrade the nodes to {oldest} or newer before the control plane goes to {plane}",
+            nodes,
         )
 
 
@@ -317,6 +364,8 @@ _EKS_ONLY = {
     "(gpu_partition_size), so the GPU Operator is not installed on GKE clusters",
     "karpenterVersion": "Karpenter runs on EKS only; GKE node pools autoscale natively",
     "amiReleaseVersion": "GKE picks node images from the release channel",
+    "nodeVersion": "GKE's release channel upgrades node pools after the control plane, "
+    "within the version-skew policy; hold them back with a maintenance exclusion",
     "adminRoleArns": "EKS access entries; on GKE grant roles/container.admin in IAM",
 }
 
@@ -326,6 +375,7 @@ def _gke_settings(name: str, cluster: ClusterConfig) -> Iterator[ConfigIssue]:
         "gpuOperatorVersion": cluster.gpu_operator_version,
         "karpenterVersion": cluster.karpenter_version,
         "amiReleaseVersion": cluster.ami_release_version,
+        "nodeVersion": cluster.node_version,
         "adminRoleArns": cluster.admin_role_arns or None,
     }
     for key, value in values.items():
