@@ -15,6 +15,11 @@ STACKS ?= dev staging prod edge
 STACK ?=
 BUILD ?= build
 PYTEST_ARGS ?=
+# Two workers (this project's CI machine has 2 cores): the tests that start real servers
+# share one of them, in order (tests/conftest.py, xdist group "servers"); PYTEST_WORKERS=0
+# runs everything in this process.
+PYTEST_WORKERS ?= 2
+PYTEST_RUN = $(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 BENCH_ARGS ?=
 REHEARSE_ARGS ?=
 LOCAL_ARGS ?=
@@ -199,10 +204,10 @@ typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy blueprint components composition stacks policies tools
 
 unit: $(STAMP) ## pytest only
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST_RUN)
 
 test: $(STAMP) system-deps lint typecheck check-models conformance checkov ## the whole suite: lint, types, model configs, conformance, checkov, tests
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST_RUN)
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf $(BUILD)

@@ -26,6 +26,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The slow tests start real servers (Triton, vLLM, Prometheus, Alertmanager, the demo).
+    # Under `pytest -n 2 --dist loadgroup` (make test) they share one worker and run one
+    # after another, so two heavy servers never run at once and the session's one vLLM
+    # (shared_llm) serves them all; the other worker takes the rest.
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("servers"))
     if config.getoption("--run-gpu"):
         return
     skip = pytest.mark.skip(reason="needs a real GPU node; run with --run-gpu")

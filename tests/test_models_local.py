@@ -142,8 +142,10 @@ def test_real_triton_refuses_what_the_validator_refuses(tmp_path: Path) -> None:
 
 
 def test_make_local_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    # Triton only: the session's vLLM may be up (one at a time on this machine), and the
+    # LLM tier's clean stop is the demo's end-to-end test (no process left behind).
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.local", "--models", "text_embedding"],
+        [sys.executable, "-m", "tools.local", "--models", "text_embedding", "--no-llm"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
