@@ -7,6 +7,7 @@ side that the other does not follow fails here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -27,7 +28,7 @@ from blueprint.capacity import (
 from blueprint.catalog import load_catalog
 from blueprint.config import StackConfig
 from blueprint.schema import Cloud, Fallback, MigConfig, Tier
-from components.aws.gpu_capacity import ami_alias
+from components.aws.gpu_capacity import RESTRICTED_NODECLASS_TAGS, ami_alias, controller_policy
 from tests.conftest import STACKS
 from tools.preview.mocks import resource_id
 from tools.preview.recorder import Plan
@@ -559,3 +560,146 @@ def test_cluster_outputs_carry_what_workload_identity_needs(
             assert not row["oidcIssuer"].startswith("https://")
         else:
             assert row["workloadPool"].endswith(".svc.id.goog")
+
+
+# ---------------------------------------------------------------------------
+# Karpenter's controller: least privilege (Karpenter's reference policy)
+
+_READS = ("ec2:Describe", "pricing:Get", "ssm:Get", "iam:Get", "eks:Describe", "sqs:Get")
+_SHARED_INPUTS = re.compile(
+    r"arn:aws:ec2:[a-z0-9-]+:(\*)?:(image|snapshot|security-group|subnet|capacity-reservation)/\*"
+)
+"""What RunInstances/CreateFleet read to launch (AMIs, the VPC's subnets and groups): not
+created, changed or deleted by the call, so upstream leaves them unconditioned."""
+
+
+def _karpenter_policy(plan: Plan) -> dict[str, Any]:
+    (policy,) = [
+        r
+        for r in plan.by_type("aws:iam/rolePolicy:RolePolicy")
+        if r["name"].endswith("-gpu-karpenter")
+    ]
+    return json.loads(policy["inputs"]["policy"])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _tag_conditions(statement: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        for block in statement.get("Condition", {}).values()
+        for key, value in block.items()
+    }
+
+
+def _cluster_name(plan: Plan) -> str:
+    (cluster,) = plan.by_type("aws:eks/cluster:Cluster")
+    return str(cluster["inputs"]["name"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_writes_are_conditioned_on_the_cluster_tag(
+    plans: dict[str, Plan], configs: dict[str, StackConfig], stack: str
+) -> None:
+    plan = plans[stack]
+    cluster = _cluster_name(plan)
+    owned = f"kubernetes.io/cluster/{cluster}"
+    (queue,) = plan.by_type("aws:sqs/queue:Queue")
+    region = configs[stack].aws.region  # type: ignore[union-attr]
+    queue_arn = f"arn:aws:sqs:{region}:123456789012:{queue['inputs']['name']}"
+    for statement in _karpenter_policy(plan)["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = _as_list(statement["Action"])
+        writes = [a for a in actions if not a.startswith(_READS)]
+        resources = _as_list(statement["Resource"])
+        if not writes:
+            continue
+        sid = statement["Sid"]
+        assert "*" not in resources, f"{sid}: writes {writes} on '*'"
+        if writes == ["iam:PassRole"] or resources == [queue_arn]:
+            continue  # the node role and the cluster's own queue, by ARN (next tests)
+        if all(_SHARED_INPUTS.fullmatch(r) for r in resources):
+            assert set(writes) == {"ec2:RunInstances", "ec2:CreateFleet"}, sid
+            continue
+        conditions = _tag_conditions(statement)
+        tagged = {
+            conditions.get(f"aws:ResourceTag/{owned}"),
+            conditions.get(f"aws:RequestTag/{owned}"),
+        }
+        assert "owned" in tagged, f"{sid}: {writes} not conditioned on {owned}=owned"
+        assert any(
+            k.endswith(("karpenter.sh/nodepool", "karpenter.k8s.aws/ec2nodeclass"))
+            for k in conditions
+        ), f"{sid}: no Karpenter tag condition"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_passes_only_its_node_role_to_ec2(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    (node_role,) = [
+        r for r in plan.by_type("aws:iam/role:Role") if r["name"].endswith("-karpenter-node")
+    ]
+    passing = [
+        s
+        for s in _karpenter_policy(plan)["Statement"]
+        if any(a.lower().startswith("iam:pass") or a == "*" for a in _as_list(s["Action"]))
+    ]
+    (statement,) = passing
+    assert statement["Resource"] == f"arn:aws:iam::123456789012:role/{node_role['name']}"
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_tags_its_resources_with_what_its_policy_expects(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    """The conditions name the cluster Karpenter is told it runs in (it tags with that
+    name), and no EC2NodeClass sets a tag Karpenter reserves (the CRD would refuse it)."""
+    plan = plans[stack]
+    cluster = _cluster_name(plan)
+    (release,) = [r for r in plan.by_type(RELEASE) if r["inputs"]["name"] == "karpenter"]
+    assert release["inputs"]["values"]["settings"]["clusterName"] == cluster
+    keys = {k for s in _karpenter_policy(plan)["Statement"] for k in _tag_conditions(s)}
+    assert f"aws:ResourceTag/kubernetes.io/cluster/{cluster}" in keys
+    for name, res in by_name(plan, NODECLASS).items():
+        for key in res["inputs"]["spec"].get("tags", {}):
+            assert not any(fnmatch.fnmatchcase(key, r) for r in RESTRICTED_NODECLASS_TAGS), (
+                f"{name}: tag {key} is Karpenter's own"
+            )
+
+
+def test_karpenter_policy_statements_follow_the_reference_policy() -> None:
+    doc = controller_policy(
+        partition="aws",
+        region="eu-west-1",
+        account="123456789012",
+        cluster="c1",
+        queue_arn="arn:aws:sqs:eu-west-1:123456789012:c1",
+        node_role_arn="arn:aws:iam::123456789012:role/c1-node",
+    )
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "AllowScopedEC2InstanceAccessActions",
+        "AllowScopedEC2LaunchTemplateAccessActions",
+        "AllowScopedEC2InstanceActionsWithTags",
+        "AllowScopedResourceCreationTagging",
+        "AllowScopedResourceTagging",
+        "AllowScopedDeletion",
+        "AllowRegionalReadActions",
+        "AllowSSMReadActions",
+        "AllowPricingReadActions",
+        "AllowInterruptionQueueActions",
+        "AllowPassingInstanceRole",
+        "AllowScopedInstanceProfileCreationActions",
+        "AllowScopedInstanceProfileTagActions",
+        "AllowScopedInstanceProfileActions",
+        "AllowInstanceProfileReadActions",
+        "AllowAPIServerEndpointDiscovery",
+    ]
+    deletion = next(s for s in doc["Statement"] if s["Sid"] == "AllowScopedDeletion")
+    assert deletion["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/kubernetes.io/cluster/c1": "owned"
+    }
