@@ -1,8 +1,9 @@
 """Security hardening baselines: versioned buckets, rotated keys, control-plane audit
 logs, no ingress from the internet, encrypted queues, IAM writes scoped to named
-resources, GKE without legacy ABAC or the default compute service account, private
-CMEK Vertex AI endpoints, and containers with a read-only root filesystem and an
-explicit non-root user.
+resources, EKS access by access entries only, GKE without legacy ABAC or the default
+compute service account and with Dataplane V2 and Binary Authorization, private CMEK
+Vertex AI endpoints, a default-deny NetworkPolicy in every workload namespace, and
+containers with a read-only root filesystem and an explicit non-root user.
 
 These are the gaps a scanner such as checkov reports on plain Terraform; here they are
 CrossGuard rules on the plan, so ``make preview`` and ``pulumi preview`` refuse them
@@ -583,6 +584,56 @@ IAM_SCOPED_WRITES = resource_policy(
 
 
 # ---------------------------------------------------------------------------
+# eks-access-entries
+
+
+def _eks_access_entries(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != EKS_CLUSTER:
+        return
+    mode = get(args.props, "accessConfig", "authenticationMode")
+    if mode != "API":
+        report(
+            message(
+                args,
+                "accessConfig.authenticationMode",
+                mode if mode is not None else NOT_SET,
+                "the aws-auth ConfigMap grants cluster access outside the plan, edited by "
+                "anyone who can write to kube-system",
+                "set authenticationMode: API and grant access with EKS access entries",
+            ),
+            None,
+        )
+    bootstrap = get(args.props, "accessConfig", "bootstrapClusterCreatorAdminPermissions")
+    if truthy(bootstrap) is not False:
+        report(
+            message(
+                args,
+                "accessConfig.bootstrapClusterCreatorAdminPermissions",
+                bootstrap if bootstrap is not None else NOT_SET,
+                "the identity that creates the cluster keeps a cluster-admin that appears in "
+                "no access entry of the plan and cannot be revoked (EKS's default is true)",
+                "set it to false and list the role Pulumi runs as in "
+                "clusters.<name>.adminRoleArns (an access entry); on an existing cluster this "
+                "replaces the cluster",
+            ),
+            None,
+        )
+
+
+EKS_ACCESS_ENTRIES = resource_policy(
+    name="eks-access-entries",
+    domain="security",
+    description="EKS clusters grant access by access entries only: authentication mode API, "
+    "no hidden cluster-admin for the cluster's creator.",
+    level=Level.MANDATORY,
+    fix="Set accessConfig.authenticationMode API and bootstrapClusterCreatorAdminPermissions "
+    "false.",
+    check=_eks_access_entries,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # gke-no-legacy-abac
 
 
@@ -843,6 +894,7 @@ POLICIES = [
     NO_PUBLIC_INGRESS,
     QUEUE_ENCRYPTION,
     IAM_SCOPED_WRITES,
+    EKS_ACCESS_ENTRIES,
     GKE_NO_LEGACY_ABAC,
     GKE_NODE_SERVICE_ACCOUNT,
     VERTEX_PRIVATE_CMEK,

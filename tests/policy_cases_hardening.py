@@ -53,6 +53,15 @@ def crypto_key(**over: Any) -> dict[str, Any]:
     )
 
 
+def eks_access(access: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """An EKS cluster with ``accessConfig`` (None: not set)."""
+    sub = subnet("private-a", "us-east-1a")
+    cluster = eks_cluster([sub])
+    if access is not None:
+        cluster["inputs"]["accessConfig"] = access
+    return [sub, cluster]
+
+
 def eks_with_logs(logs: list[str] | None) -> list[dict[str, Any]]:
     sub = subnet("private-a", "us-east-1a")
     cluster = eks_cluster([sub])
@@ -396,6 +405,44 @@ def cases() -> list[Case]:
                 ),
             ],
             ['policy.Statement[0].Action = ["ec2:RunInstances"]'],
+        ),
+        # ---------------- eks-access-entries
+        Case(
+            "eks-access-entries",
+            "ok",
+            [
+                *providers(),
+                *eks_access(
+                    {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+                ),
+            ],
+        ),
+        Case(
+            "eks-access-entries",
+            "bad",
+            [
+                *providers(),
+                *eks_access(
+                    {
+                        "authenticationMode": "API_AND_CONFIG_MAP",
+                        "bootstrapClusterCreatorAdminPermissions": True,
+                    }
+                ),
+            ],
+            [
+                'accessConfig.authenticationMode = "API_AND_CONFIG_MAP"',
+                "accessConfig.bootstrapClusterCreatorAdminPermissions = true",
+            ],
+        ),
+        # Absent is EKS's default: creator admin on, aws-auth ConfigMap.
+        Case(
+            "eks-access-entries",
+            "missing",
+            [*providers(), *eks_access(None)],
+            [
+                "accessConfig.authenticationMode is not set",
+                "accessConfig.bootstrapClusterCreatorAdminPermissions is not set",
+            ],
         ),
         # ---------------- gke-no-legacy-abac
         Case("gke-no-legacy-abac", "ok", [*providers(), gke_cluster(enableLegacyAbac=False)]),

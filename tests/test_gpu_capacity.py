@@ -508,6 +508,26 @@ def test_eks_cluster_is_private_encrypted_logged_and_uses_access_entries(
     assert inputs["encryptionConfig"]["resources"] == ["secrets"]
     assert set(inputs["enabledClusterLogTypes"]) >= {"api", "audit", "authenticator"}
     assert inputs["accessConfig"]["authenticationMode"] == "API"
+    # No hidden admin for the creator: every admin is an access entry of the plan, the
+    # role Pulumi runs as among them, and the Kubernetes provider waits for them.
+    assert inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    assert cfg_cluster.admin_role_arns
+    entries = {
+        e["inputs"]["principalArn"]: e
+        for e in plans[stack].by_type("aws:eks/accessEntry:AccessEntry")
+        if e["inputs"]["type"] == "STANDARD"
+    }
+    admins = {
+        a["inputs"]["principalArn"]: a
+        for a in plans[stack].by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    assert set(entries) == set(admins) == set(cfg_cluster.admin_role_arns)
+    (provider,) = [
+        p
+        for p in plans[stack].by_type("pulumi:providers:kubernetes")
+        if ":EksCluster::" in (p["parent"] or "")
+    ]
+    assert {a["urn"] for a in admins.values()} <= set(provider["dependencies"])
     (key,) = [  # the cluster's key (the model store has its own)
         k for k in plans[stack].by_type("aws:kms/key:Key") if ":EksCluster::" in (k["parent"] or "")
     ]

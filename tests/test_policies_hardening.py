@@ -120,6 +120,11 @@ def _new_karpenter_write(rs: Resources) -> None:
     pol["inputs"]["policy"] = json.dumps(doc)
 
 
+def _creator_admin(rs: Resources) -> None:
+    access = first(rs, "aws:eks/cluster:Cluster")["inputs"]["accessConfig"]
+    access["bootstrapClusterCreatorAdminPermissions"] = True
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -180,6 +185,11 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
     "5-sqs-unencrypted": (_queue_unencrypted, "queue-encryption", "sqsManagedSseEnabled = false"),
     "6-passrole-on-star": (_passrole_on_star, "iam-scoped-writes", "iam:PassRole on '*'"),
     "6-new-karpenter-write-on-star": (_new_karpenter_write, "iam-scoped-writes", "(Sid Volumes)"),
+    "6-eks-creator-admin": (
+        _creator_admin,
+        "eks-access-entries",
+        "bootstrapClusterCreatorAdminPermissions = true",
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -244,6 +254,18 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "eks-access-entries": [
+        rec(
+            "aws:eks/cluster:Cluster",
+            "core",
+            {
+                "accessConfig": {
+                    "authenticationMode": U,
+                    "bootstrapClusterCreatorAdminPermissions": U,
+                }
+            },
+        )
+    ],
     "gke-node-service-account": [gke_pool(serviceAccount=U)],
     "vertex-private-cmek": [vertex(encryptionSpec={"kmsKeyName": U})],
     "read-only-root-filesystem": _unknown_pod("readOnlyRootFilesystem"),
