@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
@@ -50,6 +51,7 @@ from policies.security import (
     EKS_CLUSTER,
     GKE_CLUSTER,
     IAM_DOCS,
+    NAMESPACE,
     PodSecurityConfig,
 )
 
@@ -634,6 +636,88 @@ EKS_ACCESS_ENTRIES = resource_policy(
 
 
 # ---------------------------------------------------------------------------
+# namespace-default-deny
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+class DefaultDenyConfig(PolicyConfig):
+    exempt_namespaces: list[str] = Field(
+        default_factory=list,
+        description="namespaces the plan creates whose pods need flows a default deny would "
+        "cut (say why in policies/environments.yaml)",
+    )
+
+
+def _empty(value: Any) -> bool:
+    return value is None or len(value) == 0
+
+
+def _denies_all(props: Any) -> bool:
+    """A NetworkPolicy that selects every pod and allows nothing, in and out."""
+    spec = get(props, "spec")
+    selector = get(spec, "podSelector")
+    selects_all = (
+        isinstance(selector, Mapping)
+        and _empty(get(selector, "matchLabels"))
+        and _empty(get(selector, "matchExpressions"))
+    )
+    types = {str(t) for t in items(get(spec, "policyTypes"))}
+    return (
+        selects_all
+        and {"Ingress", "Egress"} <= types
+        and _empty(get(spec, "ingress"))
+        and _empty(get(spec, "egress"))
+    )
+
+
+def _provider_urn(res: Any) -> str | None:
+    provider = getattr(res, "provider", None)
+    return getattr(provider, "urn", None) if provider is not None else None
+
+
+def _namespace_default_deny(
+    args: StackValidationArgs, report: ReportViolation, cfg: DefaultDenyConfig
+) -> None:
+    denied = {
+        (_provider_urn(r), str(get(r.props, "metadata", "namespace")))
+        for r in args.resources
+        if r.resource_type == NETWORK_POLICY and _denies_all(r.props)
+    }
+    for ns in args.resources:
+        if ns.resource_type != NAMESPACE:
+            continue
+        name = str(get(ns.props, "metadata", "name", default=ns.name))
+        if name in cfg.exempt_namespaces or (_provider_urn(ns), name) in denied:
+            continue
+        report(
+            message(
+                ns,
+                f"NetworkPolicy in namespace {name}",
+                NOT_SET,
+                "no default-deny policy: every pod of the namespace accepts connections from "
+                "any pod of the cluster and may connect anywhere",
+                "add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and "
+                "no rules, then allow the namespace's real flows "
+                "(components/k8s/netpol.py isolation())",
+            ),
+            ns.urn,
+        )
+
+
+NAMESPACE_DEFAULT_DENY = stack_policy(
+    name="namespace-default-deny",
+    domain="security",
+    description="Every namespace the plan creates has a default-deny NetworkPolicy (ingress "
+    "and egress), its real flows allowed by name; exempt namespaces are configured.",
+    level=Level.MANDATORY,
+    fix="Add a default-deny NetworkPolicy to the namespace and allow its flows.",
+    check=_namespace_default_deny,
+    config=DefaultDenyConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # gke-no-legacy-abac
 
 
@@ -895,6 +979,7 @@ POLICIES = [
     QUEUE_ENCRYPTION,
     IAM_SCOPED_WRITES,
     EKS_ACCESS_ENTRIES,
+    NAMESPACE_DEFAULT_DENY,
     GKE_NO_LEGACY_ABAC,
     GKE_NODE_SERVICE_ACCOUNT,
     VERTEX_PRIVATE_CMEK,

@@ -62,6 +62,19 @@ def eks_access(access: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [sub, cluster]
 
 
+def namespace(name: str) -> dict[str, Any]:
+    return rec("kubernetes:core/v1:Namespace", f"{name}-ns", {"metadata": {"name": name}})
+
+
+def network_policy(ns: str, name: str = "default-deny", **spec: Any) -> dict[str, Any]:
+    body = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], **spec}
+    return rec(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        f"{ns}-{name}",
+        {"metadata": {"name": name, "namespace": ns}, "spec": body},
+    )
+
+
 def eks_with_logs(logs: list[str] | None) -> list[dict[str, Any]]:
     sub = subnet("private-a", "us-east-1a")
     cluster = eks_cluster([sub])
@@ -443,6 +456,51 @@ def cases() -> list[Case]:
                 "accessConfig.authenticationMode is not set",
                 "accessConfig.bootstrapClusterCreatorAdminPermissions is not set",
             ],
+        ),
+        # ---------------- namespace-default-deny
+        Case(
+            "namespace-default-deny",
+            "ok",
+            [
+                *providers(),
+                namespace("llm-serving"),
+                network_policy("llm-serving"),
+                network_policy(
+                    "llm-serving",
+                    "allow-dns",
+                    policyTypes=["Egress"],
+                    egress=[{"ports": [{"port": 53, "protocol": "UDP"}]}],
+                ),
+                namespace("monitoring"),  # exempt
+            ],
+            config={"exemptNamespaces": ["monitoring"]},
+        ),
+        Case(
+            "namespace-default-deny",
+            "bad",
+            [
+                *providers(),
+                namespace("llm-serving"),
+                # Selects some pods only, and allows ingress: neither is a default deny.
+                network_policy("llm-serving", podSelector={"matchLabels": {"app": "x"}}),
+                network_policy("llm-serving", "open", ingress=[{}]),
+                namespace("llm-gateway"),
+                network_policy("llm-gateway", policyTypes=["Ingress"]),  # egress left open
+                namespace("other"),
+                network_policy("elsewhere"),  # another namespace's
+            ],
+            [
+                "llm-serving-ns (kubernetes:core/v1:Namespace): NetworkPolicy in namespace "
+                "llm-serving is not set",
+                "NetworkPolicy in namespace llm-gateway is not set",
+                "NetworkPolicy in namespace other is not set",
+            ],
+        ),
+        Case(
+            "namespace-default-deny",
+            "missing",
+            [*providers(), namespace("llm-serving")],
+            ["NetworkPolicy in namespace llm-serving is not set"],
         ),
         # ---------------- gke-no-legacy-abac
         Case("gke-no-legacy-abac", "ok", [*providers(), gke_cluster(enableLegacyAbac=False)]),

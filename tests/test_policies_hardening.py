@@ -34,6 +34,8 @@ from tests.policy_cases_hardening import (
     gke_pool,
     hardened,
     kms_key,
+    namespace,
+    network_policy,
     queue,
     security_group,
     versioned_bucket,
@@ -125,6 +127,18 @@ def _creator_admin(rs: Resources) -> None:
     access["bootstrapClusterCreatorAdminPermissions"] = True
 
 
+def _no_default_deny(rs: Resources) -> None:
+    rs[:] = [
+        r
+        for r in rs
+        if not (
+            r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+            and r["inputs"]["metadata"]["name"] == "default-deny"
+            and r["inputs"]["metadata"]["namespace"] == "llm-gateway"
+        )
+    ]
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -190,6 +204,11 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
         "eks-access-entries",
         "bootstrapClusterCreatorAdminPermissions = true",
     ),
+    "13-gateway-namespace-without-default-deny": (
+        _no_default_deny,
+        "namespace-default-deny",
+        "NetworkPolicy in namespace llm-gateway is not set",
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -254,6 +273,10 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "namespace-default-deny": [
+        namespace("llm-serving"),
+        network_policy("llm-serving", podSelector=U),
+    ],
     "eks-access-entries": [
         rec(
             "aws:eks/cluster:Cluster",
