@@ -750,6 +750,92 @@ GKE_NO_LEGACY_ABAC = resource_policy(
 
 
 # ---------------------------------------------------------------------------
+# gke-dataplane-v2 and gke-binary-authorization
+
+ADVANCED_DATAPATH = "ADVANCED_DATAPATH"
+BINAUTHZ_ENFORCE = "PROJECT_SINGLETON_POLICY_ENFORCE"
+
+
+def _gke_dataplane_v2(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != GKE_CLUSTER:
+        return
+    provider = get(args.props, "datapathProvider")
+    if provider != ADVANCED_DATAPATH:
+        report(
+            message(
+                args,
+                "datapathProvider",
+                provider if provider is not None else NOT_SET,
+                "the legacy dataplane enforces no NetworkPolicy: the namespaces' default-deny "
+                "policies are accepted and ignored",
+                f"set datapathProvider: {ADVANCED_DATAPATH} (GKE Dataplane V2; on an existing "
+                "cluster this replaces it)",
+            ),
+            None,
+        )
+    addon = get(args.props, "networkPolicy", "enabled")
+    if truthy(addon) is True:
+        report(
+            message(
+                args,
+                "networkPolicy.enabled",
+                addon,
+                "the Calico network-policy add-on conflicts with Dataplane V2, which GKE "
+                "refuses together",
+                "remove networkPolicy: Dataplane V2 enforces NetworkPolicy itself",
+            ),
+            None,
+        )
+
+
+GKE_DATAPLANE_V2 = resource_policy(
+    name="gke-dataplane-v2",
+    domain="security",
+    description="GKE clusters run Dataplane V2, which enforces Kubernetes NetworkPolicy, "
+    "without the conflicting Calico add-on.",
+    level=Level.MANDATORY,
+    fix="Set datapathProvider ADVANCED_DATAPATH and leave networkPolicy unset.",
+    check=_gke_dataplane_v2,
+    config=NoConfig,
+)
+
+
+def _gke_binary_authorization(
+    args: ResourceValidationArgs, report: ReportViolation, _: NoConfig
+) -> None:
+    if args.resource_type != GKE_CLUSTER:
+        return
+    mode = get(args.props, "binaryAuthorization", "evaluationMode")
+    # The deprecated boolean means the same as the enforcing mode, and only without a mode.
+    legacy = mode is None and truthy(get(args.props, "binaryAuthorization", "enabled")) is True
+    if mode != BINAUTHZ_ENFORCE and not legacy:
+        report(
+            message(
+                args,
+                "binaryAuthorization.evaluationMode",
+                mode if mode is not None else NOT_SET,
+                "pods are admitted with any image, from any registry, without the project's "
+                "Binary Authorization policy",
+                f"set binaryAuthorization.evaluationMode: {BINAUTHZ_ENFORCE} and write the "
+                "project's policy (allowed registries or attestors)",
+            ),
+            None,
+        )
+
+
+GKE_BINARY_AUTHORIZATION = resource_policy(
+    name="gke-binary-authorization",
+    domain="security",
+    description="GKE clusters admit pods only through the project's Binary Authorization "
+    "policy (enforcing evaluation mode).",
+    level=Level.MANDATORY,
+    fix="Set binaryAuthorization.evaluationMode PROJECT_SINGLETON_POLICY_ENFORCE.",
+    check=_gke_binary_authorization,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # gke-node-service-account
 
 _DEFAULT_COMPUTE_SA = re.compile(r"^\d+-compute@developer\.gserviceaccount\.com$")
@@ -981,6 +1067,8 @@ POLICIES = [
     EKS_ACCESS_ENTRIES,
     NAMESPACE_DEFAULT_DENY,
     GKE_NO_LEGACY_ABAC,
+    GKE_DATAPLANE_V2,
+    GKE_BINARY_AUTHORIZATION,
     GKE_NODE_SERVICE_ACCOUNT,
     VERTEX_PRIVATE_CMEK,
     READ_ONLY_ROOT_FILESYSTEM,

@@ -512,6 +512,54 @@ def cases() -> list[Case]:
         ),
         # Absent is GKE's default: off.
         Case("gke-no-legacy-abac", "missing", [*providers(), gke_cluster()]),
+        # ---------------- gke-dataplane-v2
+        Case(
+            "gke-dataplane-v2",
+            "ok",
+            [*providers(), gke_cluster(datapathProvider="ADVANCED_DATAPATH")],
+        ),
+        Case(
+            "gke-dataplane-v2",
+            "bad",
+            [
+                *providers(),
+                gke_cluster(datapathProvider="LEGACY_DATAPATH", networkPolicy={"enabled": True}),
+            ],
+            ['datapathProvider = "LEGACY_DATAPATH"', "networkPolicy.enabled = true"],
+        ),
+        Case(
+            "gke-dataplane-v2",
+            "missing",
+            [*providers(), gke_cluster()],
+            ["datapathProvider is not set"],
+        ),
+        # ---------------- gke-binary-authorization
+        Case(
+            "gke-binary-authorization",
+            "ok",
+            [
+                *providers(),
+                gke_cluster(
+                    binaryAuthorization={"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+                ),
+                {**gke_cluster(binaryAuthorization={"enabled": True}), "name": "legacy"},
+            ],
+        ),
+        Case(
+            "gke-binary-authorization",
+            "bad",
+            [
+                *providers(),
+                gke_cluster(binaryAuthorization={"evaluationMode": "DISABLED", "enabled": True}),
+            ],
+            ['binaryAuthorization.evaluationMode = "DISABLED"'],
+        ),
+        Case(
+            "gke-binary-authorization",
+            "missing",
+            [*providers(), gke_cluster()],
+            ["binaryAuthorization.evaluationMode is not set"],
+        ),
         # ---------------- gke-node-service-account
         Case(
             "gke-node-service-account",

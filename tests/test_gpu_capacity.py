@@ -490,6 +490,10 @@ def test_gke_cluster_is_private_with_workload_identity_and_shielded_nodes(
     assert inputs["deletionProtection"] is (stack == "prod")
     assert inputs["removeDefaultNodePool"] is True
     assert "DCGM" in inputs["monitoringConfig"]["enableComponents"]
+    # NetworkPolicy enforced by Dataplane V2, without the Calico add-on it conflicts with.
+    assert inputs["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert "networkPolicy" not in inputs
+    assert inputs["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
 
 
 # ---------------------------------------------------------------------------

@@ -139,6 +139,15 @@ def _no_default_deny(rs: Resources) -> None:
     ]
 
 
+def _legacy_dataplane(rs: Resources) -> None:
+    first(rs, "gcp:container/cluster:Cluster")["inputs"].pop("datapathProvider")
+
+
+def _binauthz_off(rs: Resources) -> None:
+    cluster = first(rs, "gcp:container/cluster:Cluster")
+    cluster["inputs"]["binaryAuthorization"] = {"evaluationMode": "DISABLED"}
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -209,6 +218,16 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
         "namespace-default-deny",
         "NetworkPolicy in namespace llm-gateway is not set",
     ),
+    "7-gke-legacy-dataplane": (
+        _legacy_dataplane,
+        "gke-dataplane-v2",
+        "datapathProvider is not set",
+    ),
+    "7-gke-binary-authorization-off": (
+        _binauthz_off,
+        "gke-binary-authorization",
+        'binaryAuthorization.evaluationMode = "DISABLED"',
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -273,6 +292,8 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "gke-dataplane-v2": [gke_cluster(datapathProvider=U)],
+    "gke-binary-authorization": [gke_cluster(binaryAuthorization={"evaluationMode": U})],
     "namespace-default-deny": [
         namespace("llm-serving"),
         network_policy("llm-serving", podSelector=U),
