@@ -1,9 +1,10 @@
 """Security hardening baselines: versioned buckets, rotated keys, control-plane audit
-logs, no ingress from the internet, encrypted queues, IAM writes scoped to named
-resources, EKS access by access entries only, GKE without legacy ABAC or the default
-compute service account and with Dataplane V2 and Binary Authorization, private CMEK
-Vertex AI endpoints, a default-deny NetworkPolicy in every workload namespace, and
-containers with a read-only root filesystem and an explicit non-root user.
+logs, no ingress from the internet, encrypted queues, CMK-encrypted SageMaker endpoints,
+IAM writes scoped to named resources, EKS access by access entries only, GKE without
+legacy ABAC or the default compute service account and with Dataplane V2 and Binary
+Authorization, private CMEK Vertex AI endpoints, a default-deny NetworkPolicy in every
+workload namespace, and containers with a read-only root filesystem and an explicit
+non-root user.
 
 These are the gaps a scanner such as checkov reports on plain Terraform; here they are
 CrossGuard rules on the plan, so ``make preview`` and ``pulumi preview`` refuse them
@@ -718,6 +719,43 @@ NAMESPACE_DEFAULT_DENY = stack_policy(
 
 
 # ---------------------------------------------------------------------------
+# sagemaker-endpoint-cmk
+
+SAGEMAKER_ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+
+
+def _sagemaker_cmk(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != SAGEMAKER_ENDPOINT_CONFIG:
+        return
+    key = get(args.props, "kmsKeyArn")
+    if not key:
+        report(
+            message(
+                args,
+                "kmsKeyArn",
+                key if key is not None else NOT_SET,
+                "SageMaker encrypts what it stores for the endpoint with an AWS-owned key, "
+                "which no key policy or CloudTrail entry of the account governs",
+                "set kmsKeyArn to a customer-managed key (the model store's) whose policy "
+                "lets the deploying role use it through SageMaker; on an existing endpoint "
+                "this creates a new configuration and updates the endpoint to it",
+            ),
+            None,
+        )
+
+
+SAGEMAKER_ENDPOINT_CMK = resource_policy(
+    name="sagemaker-endpoint-cmk",
+    domain="security",
+    description="SageMaker endpoint configurations encrypt with a customer-managed KMS key.",
+    level=Level.MANDATORY,
+    fix="Set kmsKeyArn to a customer-managed KMS key.",
+    check=_sagemaker_cmk,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # gke-no-legacy-abac
 
 
@@ -1063,6 +1101,7 @@ POLICIES = [
     EKS_CONTROL_PLANE_LOGS,
     NO_PUBLIC_INGRESS,
     QUEUE_ENCRYPTION,
+    SAGEMAKER_ENDPOINT_CMK,
     IAM_SCOPED_WRITES,
     EKS_ACCESS_ENTRIES,
     NAMESPACE_DEFAULT_DENY,

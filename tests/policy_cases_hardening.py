@@ -75,6 +75,21 @@ def network_policy(ns: str, name: str = "default-deny", **spec: Any) -> dict[str
     )
 
 
+def endpoint_config(**over: Any) -> dict[str, Any]:
+    inputs = {
+        "productionVariants": [
+            {"variantName": "main", "serverlessConfig": {"memorySizeInMb": 2048}}
+        ],
+        "tags": {"Name": "guard"},
+        **over,
+    }
+    return rec(
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        "guard-config",
+        {k: v for k, v in inputs.items() if v is not None},
+    )
+
+
 def eks_with_logs(logs: list[str] | None) -> list[dict[str, Any]]:
     sub = subnet("private-a", "us-east-1a")
     cluster = eks_cluster([sub])
@@ -501,6 +516,24 @@ def cases() -> list[Case]:
             "missing",
             [*providers(), namespace("llm-serving")],
             ["NetworkPolicy in namespace llm-serving is not set"],
+        ),
+        # ---------------- sagemaker-endpoint-cmk
+        Case(
+            "sagemaker-endpoint-cmk",
+            "ok",
+            [*providers(), endpoint_config(kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/k")],
+        ),
+        Case(
+            "sagemaker-endpoint-cmk",
+            "bad",
+            [*providers(), endpoint_config(kmsKeyArn="")],
+            ['kmsKeyArn = ""', "AWS-owned key"],
+        ),
+        Case(
+            "sagemaker-endpoint-cmk",
+            "missing",
+            [*providers(), endpoint_config()],
+            ["kmsKeyArn is not set"],
         ),
         # ---------------- gke-no-legacy-abac
         Case("gke-no-legacy-abac", "ok", [*providers(), gke_cluster(enableLegacyAbac=False)]),

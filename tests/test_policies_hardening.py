@@ -29,6 +29,7 @@ from tests.policy_cases import providers, rec
 from tests.policy_cases_hardening import (
     crypto_key,
     deployment,
+    endpoint_config,
     gcs_bucket,
     gke_cluster,
     gke_pool,
@@ -148,6 +149,12 @@ def _binauthz_off(rs: Resources) -> None:
     cluster["inputs"]["binaryAuthorization"] = {"evaluationMode": "DISABLED"}
 
 
+def _endpoint_without_cmk(rs: Resources) -> None:
+    first(rs, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")["inputs"].pop(
+        "kmsKeyArn"
+    )
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -228,6 +235,11 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
         "gke-binary-authorization",
         'binaryAuthorization.evaluationMode = "DISABLED"',
     ),
+    "9-sagemaker-endpoint-without-cmk": (
+        _endpoint_without_cmk,
+        "sagemaker-endpoint-cmk",
+        "kmsKeyArn is not set",
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -292,6 +304,7 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "sagemaker-endpoint-cmk": [endpoint_config(kmsKeyArn=U)],
     "gke-dataplane-v2": [gke_cluster(datapathProvider=U)],
     "gke-binary-authorization": [gke_cluster(binaryAuthorization={"evaluationMode": U})],
     "namespace-default-deny": [
