@@ -157,6 +157,13 @@ K8sVersion = Annotated[
 ChartVersion = Annotated[
     str, _matching(r"v?\d+\.\d+\.\d+", "an exact chart version such as v25.3.0 (no ranges)")
 ]
+AddonVersion = Annotated[
+    str,
+    _matching(
+        r"v\d+\.\d+\.\d+-eksbuild\.\d+",
+        "an exact EKS add-on version such as v1.20.1-eksbuild.3",
+    ),
+]
 AmiRelease = Annotated[
     str,
     _matching(
@@ -321,6 +328,11 @@ class ClusterConfig(Model):
         default=None,
         description="EKS only, required there: the EKS-optimized AL2023 AMI release every node "
         "runs (managed node groups and Karpenter), e.g. 1.33.0-20250715",
+    )
+    vpc_cni_version: AddonVersion | None = Field(
+        default=None,
+        description="EKS only, required there: the managed vpc-cni add-on's version; its "
+        "network policy agent enforces the NetworkPolicies (e.g. v1.20.1-eksbuild.3 for 1.33)",
     )
     admin_role_arns: list[IamRoleArn] = Field(
         default_factory=list,

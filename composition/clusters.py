@@ -87,6 +87,7 @@ def _eks(
             private_endpoint=cluster.private_endpoint,
             authorized_networks=[str(n) for n in cluster.authorized_networks],
             admin_role_arns=cluster.admin_role_arns,
+            vpc_cni_version=required(cluster.vpc_cni_version, f"clusters.{name}.vpcCniVersion"),
             log_retention_days=ctx.log_retention_days,
             system_labels=dict(system.labels) if system else {},
         ),

@@ -1,10 +1,10 @@
 """Security hardening baselines: versioned buckets, rotated keys, control-plane audit
 logs, no ingress from the internet, encrypted queues, CMK-encrypted SageMaker endpoints,
-IAM writes scoped to named resources, EKS access by access entries only, GKE without
-legacy ABAC or the default compute service account and with Dataplane V2 and Binary
-Authorization, private CMEK Vertex AI endpoints, a default-deny NetworkPolicy in every
-workload namespace, and containers with a read-only root filesystem and an explicit
-non-root user.
+IAM writes scoped to named resources, EKS access by access entries only and its VPC CNI
+enforcing NetworkPolicy, GKE without legacy ABAC or the default compute service account
+and with Dataplane V2 and Binary Authorization, private CMEK Vertex AI endpoints, a
+default-deny NetworkPolicy in every workload namespace, and containers with a read-only
+root filesystem and an explicit non-root user.
 
 These are the gaps a scanner such as checkov reports on plain Terraform; here they are
 CrossGuard rules on the plan, so ``make preview`` and ``pulumi preview`` refuse them
@@ -637,6 +637,54 @@ EKS_ACCESS_ENTRIES = resource_policy(
 
 
 # ---------------------------------------------------------------------------
+# eks-network-policy-enforced
+
+EKS_ADDON = "aws:eks/addon:Addon"
+
+
+def _eks_network_policy(args: StackValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    for cluster in args.resources:
+        if cluster.resource_type != EKS_CLUSTER:
+            continue
+        cnis = [
+            a
+            for a in referrers(args.resources, cluster, "clusterName")
+            if a.resource_type == EKS_ADDON and get(a.props, "addonName") == "vpc-cni"
+        ]
+        if any(
+            str(get(json_doc(get(a.props, "configurationValues")), "enableNetworkPolicy")).lower()
+            == "true"
+            for a in cnis
+        ):
+            continue
+        value = get(cnis[0].props, "configurationValues") if cnis else None
+        report(
+            message(
+                cluster,
+                "aws:eks/addon:Addon vpc-cni configurationValues.enableNetworkPolicy",
+                value if value is not None else NOT_SET,
+                "the VPC CNI enforces no NetworkPolicy: the namespaces' default-deny policies "
+                "are accepted and ignored",
+                "add the managed vpc-cni add-on (pinned addonVersion) with configurationValues "
+                '{"enableNetworkPolicy": "true"} (clusters.<name>.vpcCniVersion)',
+            ),
+            cluster.urn,
+        )
+
+
+EKS_NETWORK_POLICY_ENFORCED = stack_policy(
+    name="eks-network-policy-enforced",
+    domain="security",
+    description="EKS clusters run the managed VPC CNI with its network policy agent on, so "
+    "NetworkPolicies are enforced.",
+    level=Level.MANDATORY,
+    fix="Add the vpc-cni add-on with enableNetworkPolicy true.",
+    check=_eks_network_policy,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # namespace-default-deny
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -1104,6 +1152,7 @@ POLICIES = [
     SAGEMAKER_ENDPOINT_CMK,
     IAM_SCOPED_WRITES,
     EKS_ACCESS_ENTRIES,
+    EKS_NETWORK_POLICY_ENFORCED,
     NAMESPACE_DEFAULT_DENY,
     GKE_NO_LEGACY_ABAC,
     GKE_DATAPLANE_V2,

@@ -90,6 +90,29 @@ def endpoint_config(**over: Any) -> dict[str, Any]:
     )
 
 
+def eks_with_cni(config: Any) -> list[dict[str, Any]]:
+    """An EKS cluster and its vpc-cni add-on with ``config`` (None: no add-on)."""
+    sub = subnet("private-a", "us-east-1a")
+    cluster = eks_cluster([sub])
+    out = [sub, cluster]
+    if config is not None:
+        out.append(
+            rec(
+                "aws:eks/addon:Addon",
+                "core-vpc-cni",
+                {
+                    "clusterName": "core",
+                    "addonName": "vpc-cni",
+                    "addonVersion": "v1.20.1-eksbuild.3",
+                    "configurationValues": config,
+                    "tags": {"Name": "cni"},
+                },
+                deps={"clusterName": [cluster["urn"]]},
+            )
+        )
+    return out
+
+
 def eks_with_logs(logs: list[str] | None) -> list[dict[str, Any]]:
     sub = subnet("private-a", "us-east-1a")
     cluster = eks_cluster([sub])
@@ -534,6 +557,24 @@ def cases() -> list[Case]:
             "missing",
             [*providers(), endpoint_config()],
             ["kmsKeyArn is not set"],
+        ),
+        # ---------------- eks-network-policy-enforced
+        Case(
+            "eks-network-policy-enforced",
+            "ok",
+            [*providers(), *eks_with_cni(json.dumps({"enableNetworkPolicy": "true"}))],
+        ),
+        Case(
+            "eks-network-policy-enforced",
+            "bad",
+            [*providers(), *eks_with_cni(json.dumps({"enableNetworkPolicy": "false"}))],
+            ["configurationValues.enableNetworkPolicy = ", '\\"false\\"', "accepted and ignored"],
+        ),
+        Case(
+            "eks-network-policy-enforced",
+            "missing",
+            [*providers(), *eks_with_cni(None)],
+            ["configurationValues.enableNetworkPolicy is not set"],
         ),
         # ---------------- gke-no-legacy-abac
         Case("gke-no-legacy-abac", "ok", [*providers(), gke_cluster(enableLegacyAbac=False)]),

@@ -532,6 +532,12 @@ def test_eks_cluster_is_private_encrypted_logged_and_uses_access_entries(
         if ":EksCluster::" in (p["parent"] or "")
     ]
     assert {a["urn"] for a in admins.values()} <= set(provider["dependencies"])
+    # The managed VPC CNI, pinned, with its network policy agent on: NetworkPolicies hold.
+    (cni,) = plans[stack].by_type("aws:eks/addon:Addon")
+    assert cni["inputs"]["addonName"] == "vpc-cni"
+    assert cni["inputs"]["addonVersion"] == cfg_cluster.vpc_cni_version
+    assert json.loads(cni["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cluster["urn"] in cni["propertyDependencies"]["clusterName"]
     (key,) = [  # the cluster's key (the model store has its own)
         k for k in plans[stack].by_type("aws:kms/key:Key") if ":EksCluster::" in (k["parent"] or "")
     ]

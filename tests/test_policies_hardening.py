@@ -29,6 +29,7 @@ from tests.policy_cases import providers, rec
 from tests.policy_cases_hardening import (
     crypto_key,
     deployment,
+    eks_with_cni,
     endpoint_config,
     gcs_bucket,
     gke_cluster,
@@ -155,6 +156,10 @@ def _endpoint_without_cmk(rs: Resources) -> None:
     )
 
 
+def _cni_without_agent(rs: Resources) -> None:
+    first(rs, "aws:eks/addon:Addon", "vpc-cni")["inputs"]["configurationValues"] = "{}"
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -240,6 +245,11 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
         "sagemaker-endpoint-cmk",
         "kmsKeyArn is not set",
     ),
+    "13-eks-cni-without-network-policy": (
+        _cni_without_agent,
+        "eks-network-policy-enforced",
+        "configurationValues.enableNetworkPolicy",
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -304,6 +314,7 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "eks-network-policy-enforced": eks_with_cni(U),
     "sagemaker-endpoint-cmk": [endpoint_config(kmsKeyArn=U)],
     "gke-dataplane-v2": [gke_cluster(datapathProvider=U)],
     "gke-binary-authorization": [gke_cluster(binaryAuthorization={"evaluationMode": U})],

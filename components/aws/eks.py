@@ -37,6 +37,8 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 )
 """What a node's instance role needs to join the cluster, run the VPC CNI and pull images."""
+VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}
+"""The vpc-cni add-on's configuration: its network policy agent on (VPC CNI 1.14+)."""
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 """The EKS-optimized AL2023 NVIDIA AMI: driver and NVIDIA container toolkit preinstalled."""
@@ -62,6 +64,9 @@ class EksClusterArgs:
     """IAM roles given cluster-admin by access entries; the role Pulumi runs as must be one
     (the cluster creator gets no admin of its own, and Pulumi installs the cluster's
     software through the Kubernetes API)."""
+    vpc_cni_version: str | None = None
+    """The managed vpc-cni add-on's version, installed with its network policy agent on (so
+    NetworkPolicies are enforced); None leaves the CNI EKS installs, which enforces none."""
     log_retention_days: int = 30
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
@@ -234,6 +239,8 @@ class EksCluster(pulumi.ComponentResource):
         cluster = self._create_cluster(key, logs)
         oidc = self._create_oidc_provider(cluster)
         admin_access = self._create_admin_access(cluster)
+        if args.vpc_cni_version is not None:
+            self._create_vpc_cni(cluster, args.vpc_cni_version)
         node_role = self._create_node_role()
         self.system_node_group = self._create_system_nodes(cluster, node_role, key)
 
@@ -387,6 +394,22 @@ class EksCluster(pulumi.ComponentResource):
                 )
             )
         return associations
+
+    def _create_vpc_cni(self, cluster: aws.eks.Cluster, version: str) -> aws.eks.Addon:
+        # EKS installs a self-managed VPC CNI with the cluster; the managed add-on takes
+        # it over (OVERWRITE) and turns its network policy agent on: without the agent,
+        # NetworkPolicies are accepted and never enforced.
+        return aws.eks.Addon(
+            f"{self._name}-vpc-cni",
+            cluster_name=cluster.name,
+            addon_name="vpc-cni",
+            addon_version=version,
+            configuration_values=json.dumps(VPC_CNI_CONFIG, sort_keys=True),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=self._tags(f"{self._name}-vpc-cni"),
+            opts=self._child,
+        )
 
     def _create_node_role(self) -> aws.iam.Role:
         role = aws.iam.Role(

@@ -291,6 +291,14 @@ def _eks_settings(
             "Operator and the workloads through the Kubernetes API, such as "
             "[arn:aws:iam::123456789012:role/llm-platform-deploy]",
         )
+    if cluster.vpc_cni_version is None:
+        yield ConfigIssue(
+            (*base, "vpcCniVersion"),
+            "required on EKS: the managed vpc-cni add-on's network policy agent enforces the "
+            "namespaces' NetworkPolicies (without it they are accepted and ignored); pin its "
+            "version for this Kubernetes version, such as v1.20.1-eksbuild.3 for 1.33 "
+            "(aws eks describe-addon-versions --addon-name vpc-cni)",
+        )
     gpu_pools = [p for p in pools if p.tier is not Tier.CPU]
     if gpu_pools and cluster.gpu_operator_version is None:
         yield ConfigIssue(
@@ -327,6 +335,7 @@ _EKS_ONLY = {
     "karpenterVersion": "Karpenter runs on EKS only; GKE node pools autoscale natively",
     "amiReleaseVersion": "GKE picks node images from the release channel",
     "adminRoleArns": "EKS access entries; on GKE grant roles/container.admin in IAM",
+    "vpcCniVersion": "GKE enforces NetworkPolicy with Dataplane V2",
 }
 
 
@@ -336,6 +345,7 @@ def _gke_settings(name: str, cluster: ClusterConfig) -> Iterator[ConfigIssue]:
         "karpenterVersion": cluster.karpenter_version,
         "amiReleaseVersion": cluster.ami_release_version,
         "adminRoleArns": cluster.admin_role_arns or None,
+        "vpcCniVersion": cluster.vpc_cni_version,
     }
     for key, value in values.items():
         if value is not None:
