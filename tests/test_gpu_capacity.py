@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +31,12 @@ from blueprint.catalog import load_catalog
 from blueprint.config import StackConfig
 from blueprint.schema import Cloud, Fallback, MigConfig, Tier
 from components.aws.gpu_capacity import RESTRICTED_NODECLASS_TAGS, ami_alias, controller_policy
-from tests.conftest import STACKS
+from tests.conftest import REPO, STACKS
 from tools.preview.mocks import resource_id
 from tools.preview.recorder import Plan
 
+UPSTREAM = Path(os.environ.get("UPSTREAM_FACTS") or REPO.parent / "shared" / "upstream")
+"""The upstream facts folder, as make conformance finds it."""
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 NODEGROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -733,3 +737,24 @@ def test_karpenter_policy_statements_follow_the_reference_policy() -> None:
     assert deletion["Condition"]["StringEquals"] == {
         "aws:ResourceTag/kubernetes.io/cluster/c1": "owned"
     }
+
+
+def test_the_reserved_tags_are_the_ec2nodeclass_crds_restricted_tags() -> None:
+    """The tags the component refuses are those Karpenter v1.6.5's CRD refuses in
+    ``spec.tags`` (its CEL rules), the ones the controller policy's conditions rest on."""
+    crd_file = (
+        UPSTREAM
+        / "aws+karpenter-provider-aws/v1.6.5/pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml"
+    )
+    if not crd_file.exists():
+        pytest.skip(f"no upstream facts at {crd_file}")
+    crd = yaml.safe_load(crd_file.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    tags = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["tags"]
+    prefix = "tag contains a restricted tag matching "
+    restricted = {
+        rule["message"].removeprefix(prefix).strip()
+        for rule in tags["x-kubernetes-validations"]
+        if rule["message"].startswith(prefix)
+    }
+    assert restricted == {t.replace("/*", "/") for t in RESTRICTED_NODECLASS_TAGS}
