@@ -459,7 +459,8 @@ class ClusterConfig(Model):
     )
     admin_role_arns: list[IamRoleArn] = Field(
         default_factory=list,
-        description="EKS only: IAM roles given cluster-admin through EKS access entries",
+        description="EKS only, required there: IAM roles given cluster-admin through EKS "
+        "access entries; list the role Pulumi runs as (the cluster creator gets no admin)",
     )
     existing: ExistingCluster | None = Field(
         default=None,

@@ -45,9 +45,8 @@ from components.k8s.routing import (
 from composition.context import StackContext, required, secret_object
 from composition.foundation import Foundation
 from composition.serverless import Serverless
-from composition.serving import SERVING_NAMESPACE
+from composition.serving import ROUTING_NAMESPACE, SERVING_NAMESPACE
 
-ROUTING_NAMESPACE = "llm-gateway"
 SIGV4_SERVICE_ACCOUNT = "sagemaker-sigv4"
 API_KEYS_SECRET = "gatewayApiKeys"  # noqa: S105 (a config key's name, not a password)
 

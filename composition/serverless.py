@@ -57,6 +57,8 @@ def build(ctx: StackContext, base: Foundation, stores: ModelStores) -> Serverles
                         artifact_key(ep.repo_model, digest, "sagemaker") + "/model.tar.gz",
                         stores.aws,
                     ),
+                    # The model store's key: the artifacts are already under it.
+                    kms_key_arn=stores.aws.kms_key_arn if stores.aws is not None else None,
                     memory_mb=sm.memory_mb,
                     max_concurrency=sm.max_concurrency,
                     provisioned_concurrency=sm.provisioned_concurrency,

@@ -50,6 +50,8 @@ from components.k8s.llm import (
     WeightsCopy,
     waiting_target,
 )
+from components.k8s.monitoring import prometheus_peer
+from components.k8s.routing import gateway_peer
 from components.k8s.triton import TYPE as TRITON_TYPE
 from components.k8s.triton import (
     ServingNamespace,
@@ -61,8 +63,10 @@ from components.k8s.triton import (
 )
 from composition.context import StackContext, required, secret
 from composition.foundation import Foundation
+from composition.monitoring import NAMESPACE as MONITORING_NAMESPACE
 
 SERVING_NAMESPACE = "llm-serving"
+ROUTING_NAMESPACE = "llm-gateway"
 """Namespace of the Triton Deployments; their Service is named after the deployment."""
 
 
@@ -291,7 +295,16 @@ def build_serving(
         if d.cluster not in namespaces:
             namespaces[d.cluster] = ServingNamespace(
                 ctx.name(d.cluster, SERVING_NAMESPACE),
-                ServingNamespaceArgs(name=SERVING_NAMESPACE),
+                ServingNamespaceArgs(
+                    name=SERVING_NAMESPACE,
+                    gateway=gateway_peer(ctx.name("routing"), ROUTING_NAMESPACE)
+                    if cfg.routing is not None and cfg.routing.entry_cluster == d.cluster
+                    else None,
+                    scrapers=prometheus_peer(MONITORING_NAMESPACE)
+                    if cfg.monitoring is not None
+                    else None,
+                    gke_metadata=handle.cloud == "gcp",
+                ),
                 opts=after_capacity,
             )
         namespace = namespaces[d.cluster]

@@ -1,8 +1,10 @@
 """Security hardening baselines: versioned buckets, rotated keys, control-plane audit
-logs, no ingress from the internet, encrypted queues, IAM writes scoped to named
-resources, GKE without legacy ABAC or the default compute service account, private
-CMEK Vertex AI endpoints, and containers with a read-only root filesystem and an
-explicit non-root user.
+logs, no ingress from the internet, encrypted queues, CMK-encrypted SageMaker endpoints,
+IAM writes scoped to named resources, EKS access by access entries only and its VPC CNI
+enforcing NetworkPolicy, GKE without legacy ABAC or the default compute service account
+and with Dataplane V2 and Binary Authorization, private CMEK Vertex AI endpoints, a
+default-deny NetworkPolicy in every workload namespace, and containers with a read-only
+root filesystem and an explicit non-root user.
 
 These are the gaps a scanner such as checkov reports on plain Terraform; here they are
 CrossGuard rules on the plan, so ``make preview`` and ``pulumi preview`` refuse them
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
@@ -49,6 +52,7 @@ from policies.security import (
     EKS_CLUSTER,
     GKE_CLUSTER,
     IAM_DOCS,
+    NAMESPACE,
     PodSecurityConfig,
 )
 
@@ -583,6 +587,223 @@ IAM_SCOPED_WRITES = resource_policy(
 
 
 # ---------------------------------------------------------------------------
+# eks-access-entries
+
+
+def _eks_access_entries(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != EKS_CLUSTER:
+        return
+    mode = get(args.props, "accessConfig", "authenticationMode")
+    if mode != "API":
+        report(
+            message(
+                args,
+                "accessConfig.authenticationMode",
+                mode if mode is not None else NOT_SET,
+                "the aws-auth ConfigMap grants cluster access outside the plan, edited by "
+                "anyone who can write to kube-system",
+                "set authenticationMode: API and grant access with EKS access entries",
+            ),
+            None,
+        )
+    bootstrap = get(args.props, "accessConfig", "bootstrapClusterCreatorAdminPermissions")
+    if truthy(bootstrap) is not False:
+        report(
+            message(
+                args,
+                "accessConfig.bootstrapClusterCreatorAdminPermissions",
+                bootstrap if bootstrap is not None else NOT_SET,
+                "the identity that creates the cluster keeps a cluster-admin that appears in "
+                "no access entry of the plan and cannot be revoked (EKS's default is true)",
+                "set it to false and list the role Pulumi runs as in "
+                "clusters.<name>.adminRoleArns (an access entry); on an existing cluster this "
+                "replaces the cluster",
+            ),
+            None,
+        )
+
+
+EKS_ACCESS_ENTRIES = resource_policy(
+    name="eks-access-entries",
+    domain="security",
+    description="EKS clusters grant access by access entries only: authentication mode API, "
+    "no hidden cluster-admin for the cluster's creator.",
+    level=Level.MANDATORY,
+    fix="Set accessConfig.authenticationMode API and bootstrapClusterCreatorAdminPermissions "
+    "false.",
+    check=_eks_access_entries,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
+# eks-network-policy-enforced
+
+EKS_ADDON = "aws:eks/addon:Addon"
+
+
+def _eks_network_policy(args: StackValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    for cluster in args.resources:
+        if cluster.resource_type != EKS_CLUSTER:
+            continue
+        cnis = [
+            a
+            for a in referrers(args.resources, cluster, "clusterName")
+            if a.resource_type == EKS_ADDON and get(a.props, "addonName") == "vpc-cni"
+        ]
+        if any(
+            str(get(json_doc(get(a.props, "configurationValues")), "enableNetworkPolicy")).lower()
+            == "true"
+            for a in cnis
+        ):
+            continue
+        value = get(cnis[0].props, "configurationValues") if cnis else None
+        report(
+            message(
+                cluster,
+                "aws:eks/addon:Addon vpc-cni configurationValues.enableNetworkPolicy",
+                value if value is not None else NOT_SET,
+                "the VPC CNI enforces no NetworkPolicy: the namespaces' default-deny policies "
+                "are accepted and ignored",
+                "add the managed vpc-cni add-on (pinned addonVersion) with configurationValues "
+                '{"enableNetworkPolicy": "true"} (its version: blueprint/catalog/eks_addons.yaml)',
+            ),
+            cluster.urn,
+        )
+
+
+EKS_NETWORK_POLICY_ENFORCED = stack_policy(
+    name="eks-network-policy-enforced",
+    domain="security",
+    description="EKS clusters run the managed VPC CNI with its network policy agent on, so "
+    "NetworkPolicies are enforced.",
+    level=Level.MANDATORY,
+    fix="Add the vpc-cni add-on with enableNetworkPolicy true.",
+    check=_eks_network_policy,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
+# namespace-default-deny
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+class DefaultDenyConfig(PolicyConfig):
+    exempt_namespaces: list[str] = Field(
+        default_factory=list,
+        description="namespaces the plan creates whose pods need flows a default deny would "
+        "cut (say why in policies/environments.yaml)",
+    )
+
+
+def _empty(value: Any) -> bool:
+    return value is None or len(value) == 0
+
+
+def _denies_all(props: Any) -> bool:
+    """A NetworkPolicy that selects every pod and allows nothing, in and out."""
+    spec = get(props, "spec")
+    selector = get(spec, "podSelector")
+    selects_all = (
+        isinstance(selector, Mapping)
+        and _empty(get(selector, "matchLabels"))
+        and _empty(get(selector, "matchExpressions"))
+    )
+    types = {str(t) for t in items(get(spec, "policyTypes"))}
+    return (
+        selects_all
+        and {"Ingress", "Egress"} <= types
+        and _empty(get(spec, "ingress"))
+        and _empty(get(spec, "egress"))
+    )
+
+
+def _provider_urn(res: Any) -> str | None:
+    provider = getattr(res, "provider", None)
+    return getattr(provider, "urn", None) if provider is not None else None
+
+
+def _namespace_default_deny(
+    args: StackValidationArgs, report: ReportViolation, cfg: DefaultDenyConfig
+) -> None:
+    denied = {
+        (_provider_urn(r), str(get(r.props, "metadata", "namespace")))
+        for r in args.resources
+        if r.resource_type == NETWORK_POLICY and _denies_all(r.props)
+    }
+    for ns in args.resources:
+        if ns.resource_type != NAMESPACE:
+            continue
+        name = str(get(ns.props, "metadata", "name", default=ns.name))
+        if name in cfg.exempt_namespaces or (_provider_urn(ns), name) in denied:
+            continue
+        report(
+            message(
+                ns,
+                f"NetworkPolicy in namespace {name}",
+                NOT_SET,
+                "no default-deny policy: every pod of the namespace accepts connections from "
+                "any pod of the cluster and may connect anywhere",
+                "add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and "
+                "no rules, then allow the namespace's real flows "
+                "(components/k8s/netpol.py isolation())",
+            ),
+            ns.urn,
+        )
+
+
+NAMESPACE_DEFAULT_DENY = stack_policy(
+    name="namespace-default-deny",
+    domain="security",
+    description="Every namespace the plan creates has a default-deny NetworkPolicy (ingress "
+    "and egress), its real flows allowed by name; exempt namespaces are configured.",
+    level=Level.MANDATORY,
+    fix="Add a default-deny NetworkPolicy to the namespace and allow its flows.",
+    check=_namespace_default_deny,
+    config=DefaultDenyConfig,
+)
+
+
+# ---------------------------------------------------------------------------
+# sagemaker-endpoint-cmk
+
+SAGEMAKER_ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+
+
+def _sagemaker_cmk(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != SAGEMAKER_ENDPOINT_CONFIG:
+        return
+    key = get(args.props, "kmsKeyArn")
+    if not key:
+        report(
+            message(
+                args,
+                "kmsKeyArn",
+                key if key is not None else NOT_SET,
+                "SageMaker encrypts what it stores for the endpoint with an AWS-owned key, "
+                "which no key policy or CloudTrail entry of the account governs",
+                "set kmsKeyArn to a customer-managed key (the model store's) whose policy "
+                "lets the deploying role use it through SageMaker; on an existing endpoint "
+                "this creates a new configuration and updates the endpoint to it",
+            ),
+            None,
+        )
+
+
+SAGEMAKER_ENDPOINT_CMK = resource_policy(
+    name="sagemaker-endpoint-cmk",
+    domain="security",
+    description="SageMaker endpoint configurations encrypt with a customer-managed KMS key.",
+    level=Level.MANDATORY,
+    fix="Set kmsKeyArn to a customer-managed KMS key.",
+    check=_sagemaker_cmk,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
 # gke-no-legacy-abac
 
 
@@ -610,6 +831,92 @@ GKE_NO_LEGACY_ABAC = resource_policy(
     level=Level.MANDATORY,
     fix="Turn legacy ABAC off.",
     check=_gke_legacy_abac,
+    config=NoConfig,
+)
+
+
+# ---------------------------------------------------------------------------
+# gke-dataplane-v2 and gke-binary-authorization
+
+ADVANCED_DATAPATH = "ADVANCED_DATAPATH"
+BINAUTHZ_ENFORCE = "PROJECT_SINGLETON_POLICY_ENFORCE"
+
+
+def _gke_dataplane_v2(args: ResourceValidationArgs, report: ReportViolation, _: NoConfig) -> None:
+    if args.resource_type != GKE_CLUSTER:
+        return
+    provider = get(args.props, "datapathProvider")
+    if provider != ADVANCED_DATAPATH:
+        report(
+            message(
+                args,
+                "datapathProvider",
+                provider if provider is not None else NOT_SET,
+                "the legacy dataplane enforces no NetworkPolicy: the namespaces' default-deny "
+                "policies are accepted and ignored",
+                f"set datapathProvider: {ADVANCED_DATAPATH} (GKE Dataplane V2; on an existing "
+                "cluster this replaces it)",
+            ),
+            None,
+        )
+    addon = get(args.props, "networkPolicy", "enabled")
+    if truthy(addon) is True:
+        report(
+            message(
+                args,
+                "networkPolicy.enabled",
+                addon,
+                "the Calico network-policy add-on conflicts with Dataplane V2, which GKE "
+                "refuses together",
+                "remove networkPolicy: Dataplane V2 enforces NetworkPolicy itself",
+            ),
+            None,
+        )
+
+
+GKE_DATAPLANE_V2 = resource_policy(
+    name="gke-dataplane-v2",
+    domain="security",
+    description="GKE clusters run Dataplane V2, which enforces Kubernetes NetworkPolicy, "
+    "without the conflicting Calico add-on.",
+    level=Level.MANDATORY,
+    fix="Set datapathProvider ADVANCED_DATAPATH and leave networkPolicy unset.",
+    check=_gke_dataplane_v2,
+    config=NoConfig,
+)
+
+
+def _gke_binary_authorization(
+    args: ResourceValidationArgs, report: ReportViolation, _: NoConfig
+) -> None:
+    if args.resource_type != GKE_CLUSTER:
+        return
+    mode = get(args.props, "binaryAuthorization", "evaluationMode")
+    # The deprecated boolean means the same as the enforcing mode, and only without a mode.
+    legacy = mode is None and truthy(get(args.props, "binaryAuthorization", "enabled")) is True
+    if mode != BINAUTHZ_ENFORCE and not legacy:
+        report(
+            message(
+                args,
+                "binaryAuthorization.evaluationMode",
+                mode if mode is not None else NOT_SET,
+                "pods are admitted with any image, from any registry, without the project's "
+                "Binary Authorization policy",
+                f"set binaryAuthorization.evaluationMode: {BINAUTHZ_ENFORCE} and write the "
+                "project's policy (allowed registries or attestors)",
+            ),
+            None,
+        )
+
+
+GKE_BINARY_AUTHORIZATION = resource_policy(
+    name="gke-binary-authorization",
+    domain="security",
+    description="GKE clusters admit pods only through the project's Binary Authorization "
+    "policy (enforcing evaluation mode).",
+    level=Level.MANDATORY,
+    fix="Set binaryAuthorization.evaluationMode PROJECT_SINGLETON_POLICY_ENFORCE.",
+    check=_gke_binary_authorization,
     config=NoConfig,
 )
 
@@ -842,8 +1149,14 @@ POLICIES = [
     EKS_CONTROL_PLANE_LOGS,
     NO_PUBLIC_INGRESS,
     QUEUE_ENCRYPTION,
+    SAGEMAKER_ENDPOINT_CMK,
     IAM_SCOPED_WRITES,
+    EKS_ACCESS_ENTRIES,
+    EKS_NETWORK_POLICY_ENFORCED,
+    NAMESPACE_DEFAULT_DENY,
     GKE_NO_LEGACY_ABAC,
+    GKE_DATAPLANE_V2,
+    GKE_BINARY_AUTHORIZATION,
     GKE_NODE_SERVICE_ACCOUNT,
     VERTEX_PRIVATE_CMEK,
     READ_ONLY_ROOT_FILESYSTEM,

@@ -53,6 +53,66 @@ def crypto_key(**over: Any) -> dict[str, Any]:
     )
 
 
+def eks_access(access: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """An EKS cluster with ``accessConfig`` (None: not set)."""
+    sub = subnet("private-a", "us-east-1a")
+    cluster = eks_cluster([sub])
+    if access is not None:
+        cluster["inputs"]["accessConfig"] = access
+    return [sub, cluster]
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return rec("kubernetes:core/v1:Namespace", f"{name}-ns", {"metadata": {"name": name}})
+
+
+def network_policy(ns: str, name: str = "default-deny", **spec: Any) -> dict[str, Any]:
+    body = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], **spec}
+    return rec(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        f"{ns}-{name}",
+        {"metadata": {"name": name, "namespace": ns}, "spec": body},
+    )
+
+
+def endpoint_config(**over: Any) -> dict[str, Any]:
+    inputs = {
+        "productionVariants": [
+            {"variantName": "main", "serverlessConfig": {"memorySizeInMb": 2048}}
+        ],
+        "tags": {"Name": "guard"},
+        **over,
+    }
+    return rec(
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        "guard-config",
+        {k: v for k, v in inputs.items() if v is not None},
+    )
+
+
+def eks_with_cni(config: Any) -> list[dict[str, Any]]:
+    """An EKS cluster and its vpc-cni add-on with ``config`` (None: no add-on)."""
+    sub = subnet("private-a", "us-east-1a")
+    cluster = eks_cluster([sub])
+    out = [sub, cluster]
+    if config is not None:
+        out.append(
+            rec(
+                "aws:eks/addon:Addon",
+                "core-vpc-cni",
+                {
+                    "clusterName": "core",
+                    "addonName": "vpc-cni",
+                    "addonVersion": "v1.20.1-eksbuild.3",
+                    "configurationValues": config,
+                    "tags": {"Name": "cni"},
+                },
+                deps={"clusterName": [cluster["urn"]]},
+            )
+        )
+    return out
+
+
 def eks_with_logs(logs: list[str] | None) -> list[dict[str, Any]]:
     sub = subnet("private-a", "us-east-1a")
     cluster = eks_cluster([sub])
@@ -418,6 +478,125 @@ def cases() -> list[Case]:
             ],
             ['policy.Statement[0].Action = ["ec2:RunInstances"]'],
         ),
+        # ---------------- eks-access-entries
+        Case(
+            "eks-access-entries",
+            "ok",
+            [
+                *providers(),
+                *eks_access(
+                    {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+                ),
+            ],
+        ),
+        Case(
+            "eks-access-entries",
+            "bad",
+            [
+                *providers(),
+                *eks_access(
+                    {
+                        "authenticationMode": "API_AND_CONFIG_MAP",
+                        "bootstrapClusterCreatorAdminPermissions": True,
+                    }
+                ),
+            ],
+            [
+                'accessConfig.authenticationMode = "API_AND_CONFIG_MAP"',
+                "accessConfig.bootstrapClusterCreatorAdminPermissions = true",
+            ],
+        ),
+        # Absent is EKS's default: creator admin on, aws-auth ConfigMap.
+        Case(
+            "eks-access-entries",
+            "missing",
+            [*providers(), *eks_access(None)],
+            [
+                "accessConfig.authenticationMode is not set",
+                "accessConfig.bootstrapClusterCreatorAdminPermissions is not set",
+            ],
+        ),
+        # ---------------- namespace-default-deny
+        Case(
+            "namespace-default-deny",
+            "ok",
+            [
+                *providers(),
+                namespace("llm-serving"),
+                network_policy("llm-serving"),
+                network_policy(
+                    "llm-serving",
+                    "allow-dns",
+                    policyTypes=["Egress"],
+                    egress=[{"ports": [{"port": 53, "protocol": "UDP"}]}],
+                ),
+                namespace("monitoring"),  # exempt
+            ],
+            config={"exemptNamespaces": ["monitoring"]},
+        ),
+        Case(
+            "namespace-default-deny",
+            "bad",
+            [
+                *providers(),
+                namespace("llm-serving"),
+                # Selects some pods only, and allows ingress: neither is a default deny.
+                network_policy("llm-serving", podSelector={"matchLabels": {"app": "x"}}),
+                network_policy("llm-serving", "open", ingress=[{}]),
+                namespace("llm-gateway"),
+                network_policy("llm-gateway", policyTypes=["Ingress"]),  # egress left open
+                namespace("other"),
+                network_policy("elsewhere"),  # another namespace's
+            ],
+            [
+                "llm-serving-ns (kubernetes:core/v1:Namespace): NetworkPolicy in namespace "
+                "llm-serving is not set",
+                "NetworkPolicy in namespace llm-gateway is not set",
+                "NetworkPolicy in namespace other is not set",
+            ],
+        ),
+        Case(
+            "namespace-default-deny",
+            "missing",
+            [*providers(), namespace("llm-serving")],
+            ["NetworkPolicy in namespace llm-serving is not set"],
+        ),
+        # ---------------- sagemaker-endpoint-cmk
+        Case(
+            "sagemaker-endpoint-cmk",
+            "ok",
+            [*providers(), endpoint_config(kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/k")],
+        ),
+        Case(
+            "sagemaker-endpoint-cmk",
+            "bad",
+            [*providers(), endpoint_config(kmsKeyArn="")],
+            ['kmsKeyArn = ""', "AWS-owned key"],
+        ),
+        Case(
+            "sagemaker-endpoint-cmk",
+            "missing",
+            [*providers(), endpoint_config()],
+            ["kmsKeyArn is not set"],
+        ),
+        # ---------------- eks-network-policy-enforced
+        Case(
+            "eks-network-policy-enforced",
+            "ok",
+            [*providers(), *eks_with_cni(json.dumps({"enableNetworkPolicy": "true"}))],
+        ),
+        Case(
+            "eks-network-policy-enforced",
+            "bad",
+            [*providers(), *eks_with_cni(json.dumps({"enableNetworkPolicy": "false"}))],
+            ["configurationValues.enableNetworkPolicy = ", '\\"false\\"', "accepted and ignored"],
+        ),
+        Case(
+            "eks-network-policy-enforced",
+            "missing",
+            [*providers(), *eks_with_cni(None)],
+            ["configurationValues.enableNetworkPolicy is not set"],
+        ),
         # ---------------- gke-no-legacy-abac
         Case("gke-no-legacy-abac", "ok", [*providers(), gke_cluster(enableLegacyAbac=False)]),
         Case(
@@ -428,6 +607,54 @@ def cases() -> list[Case]:
         ),
         # Absent is GKE's default: off.
         Case("gke-no-legacy-abac", "missing", [*providers(), gke_cluster()]),
+        # ---------------- gke-dataplane-v2
+        Case(
+            "gke-dataplane-v2",
+            "ok",
+            [*providers(), gke_cluster(datapathProvider="ADVANCED_DATAPATH")],
+        ),
+        Case(
+            "gke-dataplane-v2",
+            "bad",
+            [
+                *providers(),
+                gke_cluster(datapathProvider="LEGACY_DATAPATH", networkPolicy={"enabled": True}),
+            ],
+            ['datapathProvider = "LEGACY_DATAPATH"', "networkPolicy.enabled = true"],
+        ),
+        Case(
+            "gke-dataplane-v2",
+            "missing",
+            [*providers(), gke_cluster()],
+            ["datapathProvider is not set"],
+        ),
+        # ---------------- gke-binary-authorization
+        Case(
+            "gke-binary-authorization",
+            "ok",
+            [
+                *providers(),
+                gke_cluster(
+                    binaryAuthorization={"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+                ),
+                {**gke_cluster(binaryAuthorization={"enabled": True}), "name": "legacy"},
+            ],
+        ),
+        Case(
+            "gke-binary-authorization",
+            "bad",
+            [
+                *providers(),
+                gke_cluster(binaryAuthorization={"evaluationMode": "DISABLED", "enabled": True}),
+            ],
+            ['binaryAuthorization.evaluationMode = "DISABLED"'],
+        ),
+        Case(
+            "gke-binary-authorization",
+            "missing",
+            [*providers(), gke_cluster()],
+            ["binaryAuthorization.evaluationMode is not set"],
+        ),
         # ---------------- gke-node-service-account
         Case(
             "gke-node-service-account",

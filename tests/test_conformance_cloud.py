@@ -143,6 +143,8 @@ MAPPED_IN_PLANS = {
     ("gcp:compute/subnetwork:Subnetwork", "logConfig.aggregationInterval"): 2,
     ("gcp:compute/subnetwork:Subnetwork", "logConfig.metadata"): 2,
     ("gcp:container/cluster:Cluster", "databaseEncryption.state"): 2,
+    ("gcp:container/cluster:Cluster", "datapathProvider"): 2,
+    ("gcp:container/cluster:Cluster", "binaryAuthorization.evaluationMode"): 2,
     ("gcp:container/cluster:Cluster", "loggingConfig.enableComponents[]"): 4,
     ("gcp:container/cluster:Cluster", "monitoringConfig.enableComponents[]"): 4,
     ("gcp:container/cluster:Cluster", "releaseChannel.channel"): 2,

@@ -7,8 +7,11 @@ side that the other does not follow fails here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +27,16 @@ from blueprint.capacity import (
     mig_parted_config,
     pool_specs,
 )
-from blueprint.catalog import load_catalog
+from blueprint.catalog import eks_addons, load_catalog
 from blueprint.config import StackConfig
 from blueprint.schema import Cloud, Fallback, MigConfig, Tier
-from components.aws.gpu_capacity import ami_alias
-from tests.conftest import STACKS
+from components.aws.gpu_capacity import RESTRICTED_NODECLASS_TAGS, ami_alias, controller_policy
+from tests.conftest import REPO, STACKS
 from tools.preview.mocks import resource_id
 from tools.preview.recorder import Plan
 
+UPSTREAM = Path(os.environ.get("UPSTREAM_FACTS") or REPO.parent / "shared" / "upstream")
+"""The upstream facts folder, as make conformance finds it."""
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 NODEGROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -489,6 +494,10 @@ def test_gke_cluster_is_private_with_workload_identity_and_shielded_nodes(
     assert inputs["deletionProtection"] is (stack == "prod")
     assert inputs["removeDefaultNodePool"] is True
     assert "DCGM" in inputs["monitoringConfig"]["enableComponents"]
+    # NetworkPolicy enforced by Dataplane V2, without the Calico add-on it conflicts with.
+    assert inputs["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert "networkPolicy" not in inputs
+    assert inputs["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
 
 
 # ---------------------------------------------------------------------------
@@ -507,6 +516,37 @@ def test_eks_cluster_is_private_encrypted_logged_and_uses_access_entries(
     assert inputs["encryptionConfig"]["resources"] == ["secrets"]
     assert set(inputs["enabledClusterLogTypes"]) >= {"api", "audit", "authenticator"}
     assert inputs["accessConfig"]["authenticationMode"] == "API"
+    # No hidden admin for the creator: every admin is an access entry of the plan, the
+    # role Pulumi runs as among them, and the Kubernetes provider waits for them.
+    assert inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    assert cfg_cluster.admin_role_arns
+    entries = {
+        e["inputs"]["principalArn"]: e
+        for e in plans[stack].by_type("aws:eks/accessEntry:AccessEntry")
+        if e["inputs"]["type"] == "STANDARD"
+    }
+    admins = {
+        a["inputs"]["principalArn"]: a
+        for a in plans[stack].by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    assert set(entries) == set(admins) == set(cfg_cluster.admin_role_arns)
+    (provider,) = [
+        p
+        for p in plans[stack].by_type("pulumi:providers:kubernetes")
+        if ":EksCluster::" in (p["parent"] or "")
+    ]
+    assert {a["urn"] for a in admins.values()} <= set(provider["dependencies"])
+    # The managed VPC CNI, pinned, with its network policy agent on: NetworkPolicies hold.
+    (cni,) = [
+        a
+        for a in plans[stack].by_type("aws:eks/addon:Addon")
+        if a["inputs"]["addonName"] == "vpc-cni"
+    ]
+    pinned = eks_addons().for_version(cfg_cluster.kubernetes_version)
+    assert pinned is not None
+    assert cni["inputs"]["addonVersion"] == pinned["vpc-cni"]
+    assert json.loads(cni["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cluster["urn"] in cni["propertyDependencies"]["clusterName"]
     (key,) = [  # the cluster's key (the model store has its own)
         k for k in plans[stack].by_type("aws:kms/key:Key") if ":EksCluster::" in (k["parent"] or "")
     ]
@@ -559,3 +599,167 @@ def test_cluster_outputs_carry_what_workload_identity_needs(
             assert not row["oidcIssuer"].startswith("https://")
         else:
             assert row["workloadPool"].endswith(".svc.id.goog")
+
+
+# ---------------------------------------------------------------------------
+# Karpenter's controller: least privilege (Karpenter's reference policy)
+
+_READS = ("ec2:Describe", "pricing:Get", "ssm:Get", "iam:Get", "eks:Describe", "sqs:Get")
+_SHARED_INPUTS = re.compile(
+    r"arn:aws:ec2:[a-z0-9-]+:(\*)?:(image|snapshot|security-group|subnet|capacity-reservation)/\*"
+)
+"""What RunInstances/CreateFleet read to launch (AMIs, the VPC's subnets and groups): not
+created, changed or deleted by the call, so upstream leaves them unconditioned."""
+
+
+def _karpenter_policy(plan: Plan) -> dict[str, Any]:
+    (policy,) = [
+        r
+        for r in plan.by_type("aws:iam/rolePolicy:RolePolicy")
+        if r["name"].endswith("-gpu-karpenter")
+    ]
+    return json.loads(policy["inputs"]["policy"])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _tag_conditions(statement: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        for block in statement.get("Condition", {}).values()
+        for key, value in block.items()
+    }
+
+
+def _cluster_name(plan: Plan) -> str:
+    (cluster,) = plan.by_type("aws:eks/cluster:Cluster")
+    return str(cluster["inputs"]["name"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_writes_are_conditioned_on_the_cluster_tag(
+    plans: dict[str, Plan], configs: dict[str, StackConfig], stack: str
+) -> None:
+    plan = plans[stack]
+    cluster = _cluster_name(plan)
+    owned = f"kubernetes.io/cluster/{cluster}"
+    (queue,) = plan.by_type("aws:sqs/queue:Queue")
+    region = configs[stack].aws.region  # type: ignore[union-attr]
+    queue_arn = f"arn:aws:sqs:{region}:123456789012:{queue['inputs']['name']}"
+    for statement in _karpenter_policy(plan)["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = _as_list(statement["Action"])
+        writes = [a for a in actions if not a.startswith(_READS)]
+        resources = _as_list(statement["Resource"])
+        if not writes:
+            continue
+        sid = statement["Sid"]
+        assert "*" not in resources, f"{sid}: writes {writes} on '*'"
+        if writes == ["iam:PassRole"] or resources == [queue_arn]:
+            continue  # the node role and the cluster's own queue, by ARN (next tests)
+        if all(_SHARED_INPUTS.fullmatch(r) for r in resources):
+            assert set(writes) == {"ec2:RunInstances", "ec2:CreateFleet"}, sid
+            continue
+        conditions = _tag_conditions(statement)
+        tagged = {
+            conditions.get(f"aws:ResourceTag/{owned}"),
+            conditions.get(f"aws:RequestTag/{owned}"),
+        }
+        assert "owned" in tagged, f"{sid}: {writes} not conditioned on {owned}=owned"
+        assert any(
+            k.endswith(("karpenter.sh/nodepool", "karpenter.k8s.aws/ec2nodeclass"))
+            for k in conditions
+        ), f"{sid}: no Karpenter tag condition"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_passes_only_its_node_role_to_ec2(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    (node_role,) = [
+        r for r in plan.by_type("aws:iam/role:Role") if r["name"].endswith("-karpenter-node")
+    ]
+    passing = [
+        s
+        for s in _karpenter_policy(plan)["Statement"]
+        if any(a.lower().startswith("iam:pass") or a == "*" for a in _as_list(s["Action"]))
+    ]
+    (statement,) = passing
+    assert statement["Resource"] == f"arn:aws:iam::123456789012:role/{node_role['name']}"
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_tags_its_resources_with_what_its_policy_expects(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    """The conditions name the cluster Karpenter is told it runs in (it tags with that
+    name), and no EC2NodeClass sets a tag Karpenter reserves (the CRD would refuse it)."""
+    plan = plans[stack]
+    cluster = _cluster_name(plan)
+    (release,) = [r for r in plan.by_type(RELEASE) if r["inputs"]["name"] == "karpenter"]
+    assert release["inputs"]["values"]["settings"]["clusterName"] == cluster
+    keys = {k for s in _karpenter_policy(plan)["Statement"] for k in _tag_conditions(s)}
+    assert f"aws:ResourceTag/kubernetes.io/cluster/{cluster}" in keys
+    for name, res in by_name(plan, NODECLASS).items():
+        for key in res["inputs"]["spec"].get("tags", {}):
+            assert not any(fnmatch.fnmatchcase(key, r) for r in RESTRICTED_NODECLASS_TAGS), (
+                f"{name}: tag {key} is Karpenter's own"
+            )
+
+
+def test_karpenter_policy_statements_follow_the_reference_policy() -> None:
+    doc = controller_policy(
+        partition="aws",
+        region="eu-west-1",
+        account="123456789012",
+        cluster="c1",
+        queue_arn="arn:aws:sqs:eu-west-1:123456789012:c1",
+        node_role_arn="arn:aws:iam::123456789012:role/c1-node",
+    )
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "AllowScopedEC2InstanceAccessActions",
+        "AllowScopedEC2LaunchTemplateAccessActions",
+        "AllowScopedEC2InstanceActionsWithTags",
+        "AllowScopedResourceCreationTagging",
+        "AllowScopedResourceTagging",
+        "AllowScopedDeletion",
+        "AllowRegionalReadActions",
+        "AllowSSMReadActions",
+        "AllowPricingReadActions",
+        "AllowInterruptionQueueActions",
+        "AllowPassingInstanceRole",
+        "AllowScopedInstanceProfileCreationActions",
+        "AllowScopedInstanceProfileTagActions",
+        "AllowScopedInstanceProfileActions",
+        "AllowInstanceProfileReadActions",
+        "AllowAPIServerEndpointDiscovery",
+    ]
+    deletion = next(s for s in doc["Statement"] if s["Sid"] == "AllowScopedDeletion")
+    assert deletion["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/kubernetes.io/cluster/c1": "owned"
+    }
+
+
+def test_the_reserved_tags_are_the_ec2nodeclass_crds_restricted_tags() -> None:
+    """The tags the component refuses are those Karpenter v1.6.5's CRD refuses in
+    ``spec.tags`` (its CEL rules), the ones the controller policy's conditions rest on."""
+    crd_file = (
+        UPSTREAM
+        / "aws+karpenter-provider-aws/v1.6.5/pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml"
+    )
+    if not crd_file.exists():
+        pytest.skip(f"no upstream facts at {crd_file}")
+    crd = yaml.safe_load(crd_file.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    tags = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["tags"]
+    prefix = "tag contains a restricted tag matching "
+    restricted = {
+        rule["message"].removeprefix(prefix).strip()
+        for rule in tags["x-kubernetes-validations"]
+        if rule["message"].startswith(prefix)
+    }
+    assert restricted == {t.replace("/*", "/") for t in RESTRICTED_NODECLASS_TAGS}

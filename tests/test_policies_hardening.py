@@ -29,11 +29,15 @@ from tests.policy_cases import providers, rec
 from tests.policy_cases_hardening import (
     crypto_key,
     deployment,
+    eks_with_cni,
+    endpoint_config,
     gcs_bucket,
     gke_cluster,
     gke_pool,
     hardened,
     kms_key,
+    namespace,
+    network_policy,
     queue,
     security_group,
     versioned_bucket,
@@ -120,6 +124,42 @@ def _new_karpenter_write(rs: Resources) -> None:
     pol["inputs"]["policy"] = json.dumps(doc)
 
 
+def _creator_admin(rs: Resources) -> None:
+    access = first(rs, "aws:eks/cluster:Cluster")["inputs"]["accessConfig"]
+    access["bootstrapClusterCreatorAdminPermissions"] = True
+
+
+def _no_default_deny(rs: Resources) -> None:
+    rs[:] = [
+        r
+        for r in rs
+        if not (
+            r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+            and r["inputs"]["metadata"]["name"] == "default-deny"
+            and r["inputs"]["metadata"]["namespace"] == "llm-gateway"
+        )
+    ]
+
+
+def _legacy_dataplane(rs: Resources) -> None:
+    first(rs, "gcp:container/cluster:Cluster")["inputs"].pop("datapathProvider")
+
+
+def _binauthz_off(rs: Resources) -> None:
+    cluster = first(rs, "gcp:container/cluster:Cluster")
+    cluster["inputs"]["binaryAuthorization"] = {"evaluationMode": "DISABLED"}
+
+
+def _endpoint_without_cmk(rs: Resources) -> None:
+    first(rs, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")["inputs"].pop(
+        "kmsKeyArn"
+    )
+
+
+def _cni_without_agent(rs: Resources) -> None:
+    first(rs, "aws:eks/addon:Addon", "vpc-cni")["inputs"]["configurationValues"] = "{}"
+
+
 def _legacy_abac(rs: Resources) -> None:
     first(rs, "gcp:container/cluster:Cluster")["inputs"]["enableLegacyAbac"] = True
 
@@ -180,6 +220,36 @@ GAPS: dict[str, tuple[Mutation, str, str]] = {
     "5-sqs-unencrypted": (_queue_unencrypted, "queue-encryption", "sqsManagedSseEnabled = false"),
     "6-passrole-on-star": (_passrole_on_star, "iam-scoped-writes", "iam:PassRole on '*'"),
     "6-new-karpenter-write-on-star": (_new_karpenter_write, "iam-scoped-writes", "(Sid Volumes)"),
+    "6-eks-creator-admin": (
+        _creator_admin,
+        "eks-access-entries",
+        "bootstrapClusterCreatorAdminPermissions = true",
+    ),
+    "13-gateway-namespace-without-default-deny": (
+        _no_default_deny,
+        "namespace-default-deny",
+        "NetworkPolicy in namespace llm-gateway is not set",
+    ),
+    "7-gke-legacy-dataplane": (
+        _legacy_dataplane,
+        "gke-dataplane-v2",
+        "datapathProvider is not set",
+    ),
+    "7-gke-binary-authorization-off": (
+        _binauthz_off,
+        "gke-binary-authorization",
+        'binaryAuthorization.evaluationMode = "DISABLED"',
+    ),
+    "9-sagemaker-endpoint-without-cmk": (
+        _endpoint_without_cmk,
+        "sagemaker-endpoint-cmk",
+        "kmsKeyArn is not set",
+    ),
+    "13-eks-cni-without-network-policy": (
+        _cni_without_agent,
+        "eks-network-policy-enforced",
+        "configurationValues.enableNetworkPolicy",
+    ),
     "7-gke-legacy-abac": (_legacy_abac, "gke-no-legacy-abac", "enableLegacyAbac = true"),
     "8-gke-default-node-sa": (
         _default_node_sa,
@@ -244,6 +314,26 @@ UNKNOWN: dict[str, Resources] = {
         rec("aws:iam/rolePolicy:RolePolicy", "controller", {"role": "r", "policy": U})
     ],
     "gke-no-legacy-abac": [gke_cluster(enableLegacyAbac=U)],
+    "eks-network-policy-enforced": eks_with_cni(U),
+    "sagemaker-endpoint-cmk": [endpoint_config(kmsKeyArn=U)],
+    "gke-dataplane-v2": [gke_cluster(datapathProvider=U)],
+    "gke-binary-authorization": [gke_cluster(binaryAuthorization={"evaluationMode": U})],
+    "namespace-default-deny": [
+        namespace("llm-serving"),
+        network_policy("llm-serving", podSelector=U),
+    ],
+    "eks-access-entries": [
+        rec(
+            "aws:eks/cluster:Cluster",
+            "core",
+            {
+                "accessConfig": {
+                    "authenticationMode": U,
+                    "bootstrapClusterCreatorAdminPermissions": U,
+                }
+            },
+        )
+    ],
     "gke-node-service-account": [gke_pool(serviceAccount=U)],
     "vertex-private-cmek": [vertex(encryptionSpec={"kmsKeyName": U})],
     "read-only-root-filesystem": _unknown_pod("readOnlyRootFilesystem"),

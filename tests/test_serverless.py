@@ -37,6 +37,32 @@ def test_prod_guardrail_is_serverless_with_a_warm_floor(
     assert endpoint["inputs"]["name"] == "prod-guardrail"
 
 
+def test_the_endpoint_config_and_its_artifact_share_the_model_stores_key(
+    plans: dict[str, Plan],
+) -> None:
+    """SageMaker's copy of the endpoint (KmsKeyId) and the artifact it loads (SSE-KMS) are
+    under one customer-managed key, the one the execution role may decrypt."""
+    plan = plans["prod"]
+    config = one(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    (key,) = [
+        k
+        for k in plan.by_type("aws:kms/key:Key")
+        if k["urn"].split("::")[-1] == "prod-models-aws-key"
+    ]
+    key_arn = config["inputs"]["kmsKeyArn"]
+    assert key_arn.startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    artifact_objects = [
+        o
+        for o in plan.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if str(o["inputs"].get("key", "")).startswith("sagemaker/")
+    ]
+    assert artifact_objects
+    assert {o["inputs"]["kmsKeyId"] for o in artifact_objects} == {key_arn}
+    role_policy = one(plan, "aws:iam/rolePolicy:RolePolicy", "prod-guardrail-execution")
+    assert key_arn in role_policy["inputs"]["policy"]
+    assert key["inputs"]["enableKeyRotation"] is True
+
+
 def test_known_peaks_raise_provisioned_concurrency_on_schedule(plans: dict[str, Plan]) -> None:
     plan = plans["prod"]
     target = one(plan, "aws:appautoscaling/target:Target")

@@ -133,7 +133,10 @@ def test_wired_manifests_pass_the_official_schemas(prod: Plan) -> None:
         ):
             kubernetes_validate.validate(r["inputs"], "1.33.0", strict=True)
             checked += 1
-    assert checked == 4 * 5 - 1 + 2  # 4 deployments x 5 kinds (chat-llm-long: no HPA), 2 namespaces
+    # 4 deployments x 5 kinds (chat-llm-long: no HPA), 2 namespaces and their
+    # NetworkPolicies: default deny, DNS, cloud egress and the scrapes on both clusters,
+    # the gateway's two flows on the AWS cluster only (the entry cluster).
+    assert checked == 4 * 5 - 1 + 2 + 2 * 5 + 2
 
 
 def test_no_mandatory_policy_verdict(prod: Plan) -> None:

@@ -88,22 +88,6 @@ SKIPS: tuple[Skip, ...] = (
         "compile cache) unless USER is set: change it with a run on a GPU node",
     ),
     Skip(
-        "CKV2_K8S_6",
-        "Pod.llm-serving.*",
-        "pending",
-        "no NetworkPolicy in llm-serving yet: ingress should come only from the gateway's Envoy "
-        "(envoy-gateway-system) and Prometheus (monitoring), namespaces owned by routing.py and "
-        "monitoring.py that the serving namespace must be given, and the GKE cluster's path "
-        "checked; a wrong policy cuts serving traffic",
-    ),
-    Skip(
-        "CKV2_K8S_6",
-        "Pod.llm-gateway.*",
-        "pending",
-        "no NetworkPolicy in llm-gateway (components/k8s/routing.py): the SigV4 proxy should "
-        "admit only the gateway's Envoy",
-    ),
-    Skip(
         "CKV_K8S_29",
         "Deployment.llm-gateway.sagemaker-sigv4",
         "pending",

@@ -4,7 +4,9 @@ Creates the control plane (private API endpoint unless told otherwise, Kubernete
 secrets envelope-encrypted with a KMS key that rotates, control-plane logs to a
 CloudWatch log group with a retention period), the IAM OIDC provider for IAM
 roles for service accounts (IRSA), access entries for the admin roles (the
-``API`` authentication mode: no ``aws-auth`` ConfigMap), the system node group
+``API`` authentication mode: no ``aws-auth`` ConfigMap; the identity that creates
+the cluster gets no admin of its own, so the role Pulumi runs as must be one of
+``admin_role_arns``), the system node group
 (on-demand CPU nodes from a launch template with IMDSv2 required and an
 encrypted root volume, in private subnets without public IPs), the EKS managed
 add-ons at the versions pinned for the control plane's Kubernetes minor (VPC CNI,
@@ -24,6 +26,7 @@ import pulumi_kubernetes as k8s
 
 from blueprint.capacity import NodeCounts
 from blueprint.limits import IAM_ROLE_NAME, autoname_within
+from components._inputs import InputErrors
 from components.k8s.handle import irsa_trust_policy
 
 TYPE = "llm-inference:aws:EksCluster"
@@ -37,6 +40,8 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 )
 """What a node's instance role needs to join the cluster, run the VPC CNI and pull images."""
+VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}
+"""The vpc-cni add-on's configuration: its network policy agent on (VPC CNI 1.14+)."""
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 """The EKS-optimized AL2023 NVIDIA AMI: driver and NVIDIA container toolkit preinstalled."""
@@ -78,6 +83,9 @@ class EksClusterArgs:
     authorized_networks: Sequence[str] = ()
     """With a public endpoint: the CIDR ranges allowed to reach it."""
     admin_role_arns: Sequence[str] = ()
+    """IAM roles given cluster-admin by access entries; the role Pulumi runs as must be one
+    (the cluster creator gets no admin of its own, and Pulumi installs the cluster's
+    software through the Kubernetes API)."""
     log_retention_days: int = 30
     system_disk_gb: int = 100
     system_labels: Mapping[str, str] = field(default_factory=dict)
@@ -237,6 +245,15 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        errors = InputErrors(TYPE, name)
+        errors.check(
+            bool(args.admin_role_arns),
+            "admin_role_arns",
+            "empty: the cluster creator gets no admin of its own "
+            "(bootstrap_cluster_creator_admin_permissions is off), so list the IAM role "
+            "Pulumi runs as, or nothing can install Karpenter, the GPU Operator or workloads",
+        )
+        errors.raise_if_any()
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._args = args
@@ -246,7 +263,7 @@ class EksCluster(pulumi.ComponentResource):
         logs = self._create_log_group()
         cluster = self._create_cluster(key, logs)
         oidc = self._create_oidc_provider(cluster)
-        self._create_admin_access(cluster)
+        admin_access = self._create_admin_access(cluster)
         node_role = self._create_node_role()
         early = self._create_addons(cluster, oidc, BEFORE_NODES, after=[])
         self.system_node_group = self._create_system_nodes(
@@ -277,7 +294,11 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_node_group]),
+            # Pulumi's own access to the API is an access entry (not the creator's
+            # bootstrap admin): nothing goes through the provider before it exists.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.system_node_group, *admin_access]
+            ),
         )
         self.register_outputs(
             {
@@ -359,9 +380,11 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             access_config={
                 "authentication_mode": "API",
-                # The identity running Pulumi installs Karpenter, the GPU Operator
-                # and the workloads, so it needs admin on the cluster it creates.
-                "bootstrap_cluster_creator_admin_permissions": True,
+                # No hidden admin for whoever created the cluster: every admin,
+                # the role Pulumi runs as included, is an access entry in the plan
+                # (admin_role_arns), which can be reviewed and revoked. Changing this
+                # on an existing cluster replaces it (components/aws/README.md).
+                "bootstrap_cluster_creator_admin_permissions": False,
             },
             upgrade_policy={"support_type": "STANDARD"},
             tags=self._tags(args.cluster_name),
@@ -380,7 +403,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_admin_access(self, cluster: aws.eks.Cluster) -> None:
+    def _create_admin_access(
+        self, cluster: aws.eks.Cluster
+    ) -> list[aws.eks.AccessPolicyAssociation]:
+        associations = []
         for i, arn in enumerate(self._args.admin_role_arns):
             entry = aws.eks.AccessEntry(
                 f"{self._name}-admin-{i}",
@@ -390,14 +416,17 @@ class EksCluster(pulumi.ComponentResource):
                 tags=self._tags(f"{self._name}-admin-{i}"),
                 opts=self._child,
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{self._name}-admin-{i}",
-                cluster_name=cluster.name,
-                principal_arn=arn,
-                policy_arn=CLUSTER_ADMIN_POLICY,
-                access_scope={"type": "cluster"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            associations.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{self._name}-admin-{i}",
+                    cluster_name=cluster.name,
+                    principal_arn=arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
             )
+        return associations
 
     def _create_node_role(self) -> aws.iam.Role:
         role = aws.iam.Role(
@@ -439,6 +468,11 @@ class EksCluster(pulumi.ComponentResource):
                 addon_version=version,
                 resolve_conflicts_on_create=ADDON_CONFLICTS,
                 resolve_conflicts_on_update=ADDON_CONFLICTS,
+                # vpc-cni: its network policy agent on; without it, NetworkPolicies are
+                # accepted and never enforced.
+                configuration_values=(
+                    json.dumps(VPC_CNI_CONFIG, sort_keys=True) if addon == "vpc-cni" else None
+                ),
                 service_account_role_arn=role.arn if role is not None else None,
                 tags=self._tags(f"{self._name}-{addon}"),
                 opts=pulumi.ResourceOptions(

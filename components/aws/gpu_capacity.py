@@ -25,6 +25,7 @@ NodePools and EC2NodeClasses are Kubernetes custom resources registered as such
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,22 @@ INTERRUPTION_EVENTS: Mapping[str, Mapping[str, list[str]]] = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
 }
 """The EventBridge patterns Karpenter's interruption handling consumes (Karpenter docs)."""
+
+EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
+RESTRICTED_NODECLASS_TAGS = (
+    EKS_CLUSTER_NAME_TAG,
+    "kubernetes.io/cluster/*",
+    "karpenter.sh/nodepool",
+    "karpenter.sh/nodeclaim",
+    "karpenter.k8s.aws/ec2nodeclass",
+)
+"""Tags Karpenter applies itself to what it launches (its controller policy's conditions
+rest on them); the EC2NodeClass CRD refuses them in ``spec.tags`` (CEL rules, v1.6.5)."""
+
+
+def karpenter_owner_tag(cluster: str) -> str:
+    """The ownership tag key Karpenter puts on every instance, template and profile it makes."""
+    return f"kubernetes.io/cluster/{cluster}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +222,219 @@ def node_class_spec(
     }
 
 
+def controller_policy(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    cluster: str,
+    queue_arn: str,
+    node_role_arn: str,
+) -> dict[str, Any]:
+    """What the Karpenter controller may do: Karpenter v1.6.5's reference policy.
+
+    Every write is scoped to resources that carry the cluster's ownership tag
+    (``kubernetes.io/cluster/<cluster>: owned``) and a Karpenter tag, or that the
+    request creates with those tags; Karpenter applies them itself (the EC2NodeClass
+    CRD refuses them in ``spec.tags``). PassRole names the nodes' role only. Source:
+    aws/karpenter-provider-aws@v1.6.5, website/content/en/docs/getting-started/
+    getting-started-with-karpenter/cloudformation.yaml (KarpenterControllerPolicy).
+    """
+    ec2 = f"arn:{partition}:ec2:{region}"
+    profiles = f"arn:{partition}:iam::{account}:instance-profile/*"
+    owned_key = karpenter_owner_tag(cluster)
+    owned = {f"aws:ResourceTag/{owned_key}": "owned"}
+    requested = {
+        f"aws:RequestTag/{owned_key}": "owned",
+        f"aws:RequestTag/{EKS_CLUSTER_NAME_TAG}": cluster,
+    }
+    created = [
+        f"{ec2}:*:fleet/*",
+        f"{ec2}:*:instance/*",
+        f"{ec2}:*:volume/*",
+        f"{ec2}:*:network-interface/*",
+        f"{ec2}:*:launch-template/*",
+        f"{ec2}:*:spot-instances-request/*",
+    ]
+    nodepool_tag = {"aws:ResourceTag/karpenter.sh/nodepool": "*"}
+    nodeclass_tag = {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}
+    in_region = {"aws:ResourceTag/topology.kubernetes.io/region": region}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowScopedEC2InstanceAccessActions",
+                "Effect": "Allow",
+                "Resource": [
+                    f"{ec2}::image/*",
+                    f"{ec2}::snapshot/*",
+                    f"{ec2}:*:security-group/*",
+                    f"{ec2}:*:subnet/*",
+                    f"{ec2}:*:capacity-reservation/*",
+                ],
+                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+            },
+            {
+                "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
+                "Effect": "Allow",
+                "Resource": f"{ec2}:*:launch-template/*",
+                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+                "Condition": {"StringEquals": owned, "StringLike": nodepool_tag},
+            },
+            {
+                "Sid": "AllowScopedEC2InstanceActionsWithTags",
+                "Effect": "Allow",
+                "Resource": [*created, f"{ec2}:*:capacity-reservation/*"],
+                "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+                "Condition": {
+                    "StringEquals": requested,
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+                },
+            },
+            {
+                "Sid": "AllowScopedResourceCreationTagging",
+                "Effect": "Allow",
+                "Resource": created,
+                "Action": "ec2:CreateTags",
+                "Condition": {
+                    "StringEquals": {
+                        **requested,
+                        "ec2:CreateAction": [
+                            "RunInstances",
+                            "CreateFleet",
+                            "CreateLaunchTemplate",
+                        ],
+                    },
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+                },
+            },
+            {
+                "Sid": "AllowScopedResourceTagging",
+                "Effect": "Allow",
+                "Resource": f"{ec2}:*:instance/*",
+                "Action": "ec2:CreateTags",
+                "Condition": {
+                    "StringEquals": owned,
+                    "StringLike": nodepool_tag,
+                    "StringEqualsIfExists": {
+                        f"aws:RequestTag/{EKS_CLUSTER_NAME_TAG}": cluster,
+                    },
+                    "ForAllValues:StringEquals": {
+                        "aws:TagKeys": [EKS_CLUSTER_NAME_TAG, "karpenter.sh/nodeclaim", "Name"]
+                    },
+                },
+            },
+            {
+                "Sid": "AllowScopedDeletion",
+                "Effect": "Allow",
+                "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+                "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+                "Condition": {"StringEquals": owned, "StringLike": nodepool_tag},
+            },
+            {
+                "Sid": "AllowRegionalReadActions",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "ec2:DescribeCapacityReservations",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceTypeOfferings",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSpotPriceHistory",
+                    "ec2:DescribeSubnets",
+                ],
+                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+            },
+            {
+                "Sid": "AllowSSMReadActions",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
+                "Action": "ssm:GetParameter",
+            },
+            {
+                "Sid": "AllowPricingReadActions",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": "pricing:GetProducts",
+            },
+            {
+                "Sid": "AllowInterruptionQueueActions",
+                "Effect": "Allow",
+                "Resource": queue_arn,
+                "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+            },
+            {
+                "Sid": "AllowPassingInstanceRole",
+                "Effect": "Allow",
+                "Resource": node_role_arn,
+                "Action": "iam:PassRole",
+                "Condition": {
+                    "StringEquals": {
+                        "iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]
+                    }
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileCreationActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": ["iam:CreateInstanceProfile"],
+                "Condition": {
+                    "StringEquals": {
+                        **requested,
+                        "aws:RequestTag/topology.kubernetes.io/region": region,
+                    },
+                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileTagActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": ["iam:TagInstanceProfile"],
+                "Condition": {
+                    "StringEquals": {
+                        **owned,
+                        **in_region,
+                        **requested,
+                        "aws:RequestTag/topology.kubernetes.io/region": region,
+                    },
+                    "StringLike": {
+                        **nodeclass_tag,
+                        "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    },
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": [
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:RemoveRoleFromInstanceProfile",
+                    "iam:DeleteInstanceProfile",
+                ],
+                "Condition": {"StringEquals": {**owned, **in_region}, "StringLike": nodeclass_tag},
+            },
+            {
+                "Sid": "AllowInstanceProfileReadActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": "iam:GetInstanceProfile",
+            },
+            {
+                "Sid": "AllowAPIServerEndpointDiscovery",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:eks:{region}:{account}:cluster/{cluster}",
+                "Action": "eks:DescribeCluster",
+            },
+        ],
+    }
+
+
 class AwsGpuCapacity(pulumi.ComponentResource):
     floor_node_groups: dict[str, aws.eks.NodeGroup]
     """The on-demand floor node group of each pool that has one, by pool."""
@@ -227,6 +457,17 @@ class AwsGpuCapacity(pulumi.ComponentResource):
             "karpenter_version",
             f"pools {burst_pools} burst above their floor through Karpenter; pin its chart version",
         )
+        reserved = sorted(
+            key
+            for key in args.tags
+            if any(fnmatch.fnmatchcase(key, r) for r in RESTRICTED_NODECLASS_TAGS)
+        )
+        errors.check(
+            not reserved,
+            "tags",
+            f"{reserved} are Karpenter's own tags (its controller policy's conditions rest "
+            "on them, and the EC2NodeClass CRD refuses them); rename them",
+        )
         for pool, spec in sorted(args.pools.items()):
             errors.check(spec.cloud.value == "aws", f"pools.{pool}", "is not an AWS pool")
             errors.check(
@@ -247,7 +488,7 @@ class AwsGpuCapacity(pulumi.ComponentResource):
         if bursting and args.karpenter_version is not None:
             queue = self._create_interruption_queue()
             node_role = self._create_karpenter_node_role()
-            release = self._install_karpenter(args.karpenter_version, queue)
+            release = self._install_karpenter(args.karpenter_version, queue, node_role)
             for pool, spec in bursting.items():
                 self.node_pools[pool] = self._create_burst(spec, node_role, release)
             self.interruption_queue_url = queue.url
@@ -355,8 +596,13 @@ class AwsGpuCapacity(pulumi.ComponentResource):
         )
         return role
 
-    def _install_karpenter(self, version: str, queue: aws.sqs.Queue) -> k8s.helm.v3.Release:
+    def _install_karpenter(
+        self, version: str, queue: aws.sqs.Queue, node_role: aws.iam.Role
+    ) -> k8s.helm.v3.Release:
         args = self._args
+        invoke = pulumi.InvokeOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
         controller = aws.iam.Role(
             f"{self._name}-karpenter",
             assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
@@ -370,7 +616,19 @@ class AwsGpuCapacity(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{self._name}-karpenter",
             role=controller.id,
-            policy=queue.arn.apply(lambda arn: self._controller_policy(queue_arn=arn)),
+            policy=pulumi.Output.all(partition, account, queue.arn, node_role.arn).apply(
+                lambda v: json.dumps(
+                    controller_policy(
+                        partition=v[0],
+                        region=args.region,
+                        account=v[1],
+                        cluster=args.cluster_name,
+                        queue_arn=v[2],
+                        node_role_arn=v[3],
+                    ),
+                    sort_keys=True,
+                )
+            ),
             opts=self._child,
         )
         crds = k8s.helm.v3.Release(
@@ -409,97 +667,6 @@ class AwsGpuCapacity(pulumi.ComponentResource):
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
-        )
-
-    def _controller_policy(self, *, queue_arn: str) -> str:
-        """What the Karpenter controller may do, after Karpenter's reference policy."""
-        region = self._args.region
-        cluster = self._args.cluster_name
-        in_region = {"StringEquals": {"aws:RequestedRegion": region}}
-        return json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "LaunchAndTerminate",
-                        "Effect": "Allow",
-                        "Action": [
-                            "ec2:CreateFleet",
-                            "ec2:RunInstances",
-                            "ec2:CreateLaunchTemplate",
-                            "ec2:DeleteLaunchTemplate",
-                            "ec2:CreateTags",
-                            "ec2:TerminateInstances",
-                        ],
-                        "Resource": "*",
-                        "Condition": in_region,
-                    },
-                    {
-                        "Sid": "Describe",
-                        "Effect": "Allow",
-                        "Action": [
-                            "ec2:DescribeAvailabilityZones",
-                            "ec2:DescribeCapacityReservations",
-                            "ec2:DescribeImages",
-                            "ec2:DescribeInstances",
-                            "ec2:DescribeInstanceTypeOfferings",
-                            "ec2:DescribeInstanceTypes",
-                            "ec2:DescribeLaunchTemplates",
-                            "ec2:DescribeSecurityGroups",
-                            "ec2:DescribeSpotPriceHistory",
-                            "ec2:DescribeSubnets",
-                        ],
-                        "Resource": "*",
-                        "Condition": in_region,
-                    },
-                    {
-                        "Sid": "Pricing",
-                        "Effect": "Allow",
-                        "Action": "pricing:GetProducts",
-                        "Resource": "*",
-                    },
-                    {
-                        "Sid": "AmiParameters",
-                        "Effect": "Allow",
-                        "Action": "ssm:GetParameter",
-                        "Resource": f"arn:aws:ssm:{region}::parameter/aws/service/*",
-                    },
-                    {
-                        "Sid": "PassNodeRole",
-                        "Effect": "Allow",
-                        "Action": "iam:PassRole",
-                        "Resource": "*",
-                        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-                    },
-                    {
-                        "Sid": "InstanceProfiles",
-                        "Effect": "Allow",
-                        "Action": [
-                            "iam:CreateInstanceProfile",
-                            "iam:TagInstanceProfile",
-                            "iam:AddRoleToInstanceProfile",
-                            "iam:RemoveRoleFromInstanceProfile",
-                            "iam:DeleteInstanceProfile",
-                            "iam:GetInstanceProfile",
-                            "iam:ListInstanceProfiles",
-                        ],
-                        "Resource": "*",
-                    },
-                    {
-                        "Sid": "Cluster",
-                        "Effect": "Allow",
-                        "Action": "eks:DescribeCluster",
-                        "Resource": f"arn:aws:eks:{region}:*:cluster/{cluster}",
-                    },
-                    {
-                        "Sid": "Interruptions",
-                        "Effect": "Allow",
-                        "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-                        "Resource": queue_arn,
-                    },
-                ],
-            },
-            sort_keys=True,
         )
 
     def _create_burst(

@@ -77,6 +77,10 @@ class SageMakerServerlessArgs:
     repo_model: str
     """The Triton model the container serves by default."""
     artifact: ModelArtifact
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The customer-managed key of the endpoint configuration (``KmsKeyId``): SageMaker
+    encrypts what it stores for a serverless endpoint, such as its copy of the image,
+    with it. None: an AWS-owned key."""
     memory_mb: int
     max_concurrency: int
     provisioned_concurrency: int = 0
@@ -315,6 +319,7 @@ class SageMakerServerless(pulumi.ComponentResource):
                     ),
                 )
             ],
+            kms_key_arn=a.kms_key_arn,
             tags=self._tags(model=a.repo_model),
             opts=self._child,
         )

@@ -5,7 +5,8 @@ nodes need, the regional cluster on the blueprint's VPC (VPC-native with the
 network's pod and service ranges, private nodes, a private control-plane
 endpoint unless told otherwise, Workload Identity, shielded nodes, a release
 channel, deletion protection where asked, GKE's managed DCGM metrics for GPU
-nodes), the system node pool (on-demand, shielded with secure boot, the GKE
+nodes, Dataplane V2 so that NetworkPolicies are enforced, Binary Authorization
+in enforcing mode), the system node pool (on-demand, shielded with secure boot, the GKE
 metadata server), and a Kubernetes provider bound to the cluster.
 """
 
@@ -25,6 +26,10 @@ from blueprint.limits import SERVICE_ACCOUNT_ID, fit_name
 from components.gcp.kms import GKE_AGENT, CmekArgs, CmekNames, cmek_key, service_agent
 
 TYPE = "llm-inference:gcp:GkeCluster"
+DATAPATH_PROVIDER = "ADVANCED_DATAPATH"
+"""GKE Dataplane V2: enforces Kubernetes NetworkPolicy (container.v1 NetworkConfig)."""
+BINARY_AUTHORIZATION_MODE = "PROJECT_SINGLETON_POLICY_ENFORCE"
+"""Pods admitted against the project's Binary Authorization policy (container.v1)."""
 
 NODE_ROLES = (
     "roles/logging.logWriter",
@@ -219,6 +224,12 @@ class GkeCluster(pulumi.ComponentResource):
             workload_identity_config={"workload_pool": self.workload_pool},
             database_encryption={"state": "ENCRYPTED", "key_name": secrets_key.id},
             enable_shielded_nodes=True,
+            # Dataplane V2 (eBPF, Cilium) enforces NetworkPolicy; the network_policy
+            # add-on (Calico) must stay unset beside it. Set at creation only: changing it
+            # on an existing cluster replaces it (components/gcp/README.md).
+            datapath_provider=DATAPATH_PROVIDER,
+            # Every pod is admitted against the project's Binary Authorization policy.
+            binary_authorization={"evaluation_mode": BINARY_AUTHORIZATION_MODE},
             deletion_protection=args.deletion_protection,
             logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
             # GKE's managed DCGM exporter: GPU metrics without the GPU Operator.

@@ -33,12 +33,13 @@ from blueprint.capacity import HOSTNAME_LABEL, ZONE_LABEL
 from blueprint.modelrepo.llm import HEALTH_PATH, SERVED_PORT
 from blueprint.monitoring.autoscaling import HPA_KV_CACHE_METRIC, HPA_WAITING_METRIC
 from components._inputs import InputErrors
+from components.k8s.netpol import VLLM_APP
 from components.k8s.triton import Toleration
 
 TYPE = "llm-inference:k8s:LlmServing"
 IMPORT_TYPE = "llm-inference:k8s:HubWeightsImport"
 
-APP = "vllm"
+APP = VLLM_APP
 """``app.kubernetes.io/name`` of every LLM pod and Service: the scrape job's name."""
 MODEL_DIR = "/models/weights"
 """Where the init container puts the weights and vLLM reads them."""

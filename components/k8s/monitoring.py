@@ -39,6 +39,7 @@ import yaml
 
 from blueprint import tags
 from blueprint.monitoring import autoscaling
+from components.k8s import netpol
 
 TYPE = "llm-inference:k8s:Monitoring"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
@@ -68,6 +69,15 @@ GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
 GRAFANA_PASSWORD_LENGTH = 32
 YACE_SERVICE_ACCOUNT = "cloudwatch-exporter"
 """The CloudWatch exporter's service account (its IAM role trusts exactly this one)."""
+
+
+PROMETHEUS_APP = "prometheus"
+"""``app.kubernetes.io/name`` the Prometheus operator puts on Prometheus's pods."""
+
+
+def prometheus_peer(namespace: str) -> netpol.Peer:
+    """Prometheus's pods, as a NetworkPolicy source: what serving lets scrape its metrics."""
+    return netpol.Peer(namespace=namespace, pod_labels={netpol.APP_LABEL: PROMETHEUS_APP})
 
 
 @dataclass(frozen=True, kw_only=True)

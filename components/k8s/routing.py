@@ -37,6 +37,7 @@ from blueprint.api_paths import INFERENCE_PATH_REGEX
 from blueprint.monitoring.logformat import TENANT_HEADER, gateway_access_log
 from blueprint.triton import HTTP_PORT, READY_PATH
 from components._inputs import InputErrors
+from components.k8s import netpol
 
 TYPE = "llm-inference:k8s:TieredRouting"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -46,10 +47,24 @@ ENVOY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
 ENVOY_NAMESPACE = "envoy-gateway-system"
 LISTENER_PORT = 8443
 """The Gateway's listener; unprivileged, so Envoy's container port is the same number."""
+SIGV4_APP = "sagemaker-sigv4"
+"""``app.kubernetes.io/name`` of the SigV4 proxy's pods: its Service and NetworkPolicy select it."""
 SIGV4_PORT = 8080
 SIGV4_USER = 65534
 """``nobody``: aws-sigv4-proxy's image (FROM scratch) sets no USER, so it would run as root."""
 HEALTH_PATH = READY_PATH
+
+
+def gateway_peer(name: str, namespace: str) -> netpol.Peer:
+    """The proxy pods of the component ``name``'s Gateway: Envoy Gateway runs them in its
+    own namespace and labels them with the Gateway they serve (as the load balancer selects)."""
+    return netpol.Peer(
+        namespace=ENVOY_NAMESPACE,
+        pod_labels={
+            "gateway.envoyproxy.io/owning-gateway-name": f"{name}-gateway",
+            "gateway.envoyproxy.io/owning-gateway-namespace": namespace,
+        },
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -476,6 +491,7 @@ class TieredRouting(pulumi.ComponentResource):
             },
             opts=self._child,
         )
+        self._isolate(ns)
         after: list[pulumi.Resource] = [ns]
         if args.envoy_gateway_version is not None:
             after.append(self._install_envoy_gateway())
@@ -511,6 +527,32 @@ class TieredRouting(pulumi.ComponentResource):
         self.address = ingress.apply(lambda i: (i[0].hostname or i[0].ip) if i else "")
         self.gateway_name = pulumi.Output.from_input(f"{name}-gateway")
         self.register_outputs({"address": self.address, "gateway_name": self.gateway_name})
+
+    def _isolate(self, ns: k8s.core.v1.Namespace) -> None:
+        """Default deny in the gateway's namespace; the SigV4 proxy (when there is one)
+        takes the gateway's requests and calls SageMaker (HTTPS)."""
+        a = self._args
+        sigv4 = a.sigv4 is not None and any(
+            isinstance(t, SageMakerTarget) for t in a.classes.values()
+        )
+        proxy = {"app.kubernetes.io/name": SIGV4_APP}
+        flows = (
+            [
+                netpol.Flow(
+                    name="gateway-to-sigv4",
+                    pod_labels=proxy,
+                    port=SIGV4_PORT,
+                    source=gateway_peer(self._name, a.namespace),
+                )
+            ]
+            if sigv4
+            else []
+        )
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        for doc in netpol.isolation(
+            a.namespace, flows, cloud_egress=sigv4, cloud_egress_pods=proxy
+        ):
+            netpol.create(self._name, doc, opts)
 
     def _custom(
         self, doc: Mapping[str, Any], opts: pulumi.ResourceOptions
@@ -727,7 +769,7 @@ class TieredRouting(pulumi.ComponentResource):
         self, proxy: SigV4Proxy, opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         ns = self._args.namespace
-        labels = {**self._labels, "app.kubernetes.io/name": "sagemaker-sigv4"}
+        labels = {**self._labels, "app.kubernetes.io/name": SIGV4_APP}
         account = k8s.core.v1.ServiceAccount(
             f"{self._name}-sigv4",
             metadata={
@@ -740,7 +782,7 @@ class TieredRouting(pulumi.ComponentResource):
         )
         spec: Any = {
             "replicas": 2,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": "sagemaker-sigv4"}},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": SIGV4_APP}},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -800,7 +842,7 @@ class TieredRouting(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account])),
         )
         service_spec: Any = {
-            "selector": {"app.kubernetes.io/name": "sagemaker-sigv4"},
+            "selector": {"app.kubernetes.io/name": SIGV4_APP},
             "ports": [{"name": "http", "port": SIGV4_PORT, "targetPort": SIGV4_PORT}],
         }
         service = k8s.core.v1.Service(

@@ -29,6 +29,8 @@ from blueprint.capacity import HOSTNAME_LABEL, ZONE_LABEL
 from blueprint.monitoring.autoscaling import HPA_QUEUE_METRIC
 from blueprint.triton import GRPC_PORT, HTTP_PORT, LIVE_PATH, METRICS_PORT, READY_PATH
 from components._inputs import InputErrors
+from components.k8s import netpol
+from components.k8s.netpol import TRITON_APP
 
 TYPE = "llm-inference:k8s:TritonServing"
 
@@ -155,7 +157,7 @@ class TritonServing(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._labels = {
-            "app.kubernetes.io/name": "triton",
+            "app.kubernetes.io/name": TRITON_APP,
             "app.kubernetes.io/instance": self._k8s_name,
             "app.kubernetes.io/component": "inference",
             "app.kubernetes.io/part-of": "llm-inference",
@@ -206,7 +208,7 @@ class TritonServing(pulumi.ComponentResource):
         a = self._args
         selector = {
             "app.kubernetes.io/instance": self._k8s_name,
-            "app.kubernetes.io/name": "triton",
+            "app.kubernetes.io/name": TRITON_APP,
         }
         command = pulumi.Output.from_input(a.repository_uri).apply(
             lambda uri: triton_command(a, uri)
@@ -326,7 +328,7 @@ class TritonServing(pulumi.ComponentResource):
                     "type": "ClusterIP",
                     "selector": {
                         "app.kubernetes.io/instance": self._k8s_name,
-                        "app.kubernetes.io/name": "triton",
+                        "app.kubernetes.io/name": TRITON_APP,
                     },
                     "ports": [
                         {"name": "http", "port": HTTP_PORT, "target_port": "http"},
@@ -392,7 +394,7 @@ class TritonServing(pulumi.ComponentResource):
                     "selector": {
                         "match_labels": {
                             "app.kubernetes.io/instance": self._k8s_name,
-                            "app.kubernetes.io/name": "triton",
+                            "app.kubernetes.io/name": TRITON_APP,
                         }
                     },
                 }
@@ -426,10 +428,20 @@ NAMESPACE_TYPE = "llm-inference:k8s:ServingNamespace"
 class ServingNamespaceArgs:
     name: str = "inference"
     labels: Mapping[str, str] = field(default_factory=dict)
+    gateway: netpol.Peer | None = None
+    """The gateway's proxy pods, allowed to Triton's and vLLM's inference ports (None: the
+    cluster has no gateway, and nothing reaches those ports)."""
+    scrapers: netpol.Peer | None = None
+    """Prometheus, allowed to the metrics ports."""
+    gke_metadata: bool = False
+    """On GKE: pods reach the metadata server for Workload Identity tokens."""
 
 
 class ServingNamespace(pulumi.ComponentResource):
-    """The namespace Triton deployments share on one cluster, restricted pod security."""
+    """The namespace Triton and vLLM deployments share on one cluster: restricted pod
+    security, default-deny NetworkPolicies with the serving flows allowed
+    (:mod:`components.k8s.netpol`): DNS, HTTPS to the model stores, the gateway to the
+    inference ports, Prometheus to the metrics ports."""
 
     name: pulumi.Output[str]
     """The namespace's name."""
@@ -451,5 +463,13 @@ class ServingNamespace(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        for doc in netpol.isolation(
+            args.name,
+            netpol.serving_flows(gateway=args.gateway, scrapers=args.scrapers),
+            cloud_egress=True,
+            gke_metadata=args.gke_metadata,
+        ):
+            netpol.create(name, doc, after_ns)
         self.name = ns.metadata.name
         self.register_outputs({"name": self.name})

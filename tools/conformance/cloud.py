@@ -402,6 +402,13 @@ API_INPUTS: tuple[ApiInput, ...] = (
     ),
     _gcp(GKE_CLUSTER, "releaseChannel.channel", "container.v1", "ReleaseChannel.channel"),
     _gcp(GKE_CLUSTER, "databaseEncryption.state", "container.v1", "DatabaseEncryption.state"),
+    _gcp(GKE_CLUSTER, "datapathProvider", "container.v1", "NetworkConfig.datapathProvider"),
+    _gcp(
+        GKE_CLUSTER,
+        "binaryAuthorization.evaluationMode",
+        "container.v1",
+        "BinaryAuthorization.evaluationMode",
+    ),
     _gcp(
         GKE_POOL, "autoscaling.locationPolicy", "container.v1", "NodePoolAutoscaling.locationPolicy"
     ),

@@ -92,6 +92,15 @@ ACCEPTED: tuple[Accepted, ...] = (
         "arn:aws:ssm:<region>::parameter/aws/service/..., which parliament's format refuses",
         r"ssm:GetParameter",
     ),
+    Accepted(
+        "RESOURCE_MISMATCH",
+        "ec2:RunInstances and ec2:CreateFleet touch several resources per call (image, subnet, "
+        "security group, launch template, instance, volume, network interface, fleet); IAM "
+        "authorizes each resource against every statement, so Karpenter's reference policy "
+        "grants them in statements of their own, each with its tag conditions. Parliament "
+        "wants every resource type in each statement, which would drop those conditions",
+        r"^\[(\{'action': 'ec2:(RunInstances|CreateFleet)', 'required_format': '[^']*'\}(, )?)+\]$",
+    ),
 )
 
 

@@ -282,6 +282,15 @@ def _eks_settings(
     name: str, cluster: ClusterConfig, pools: list[GpuPoolConfig]
 ) -> Iterator[ConfigIssue]:
     base = ("clusters", name)
+    if not cluster.admin_role_arns:
+        yield ConfigIssue(
+            (*base, "adminRoleArns"),
+            "required on EKS: list the IAM role Pulumi runs as (and your admins' roles). "
+            "The cluster's creator gets no admin of its own, only these roles get access "
+            "entries with cluster-admin, and the program installs Karpenter, the GPU "
+            "Operator and the workloads through the Kubernetes API, such as "
+            "[arn:aws:iam::123456789012:role/llm-platform-deploy]",
+        )
     gpu_pools = [p for p in pools if p.tier is not Tier.CPU]
     if gpu_pools and cluster.gpu_operator_version is None:
         yield ConfigIssue(
