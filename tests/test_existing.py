@@ -76,6 +76,7 @@ def adopting_prod() -> dict[str, Any]:
         "gcp.podsCidr",
         "gcp.servicesCidr",
         "clusters.core-aws.privateEndpoint",
+        "clusters.core-aws.adminRoleArns",
         "clusters.core-gcp.privateEndpoint",
         "clusters.core-gcp.releaseChannel",
     ):
@@ -210,7 +211,12 @@ def test_an_existing_vpc_alone_keeps_a_created_cluster_in_its_subnets() -> None:
 def adopting_dev(**existing: str) -> dict[str, Any]:
     """dev on an existing VPC and an adopted EKS cluster."""
     doc = stack_document("dev")
-    for key in ("aws.vpcCidr", "aws.natGateways", "clusters.core-aws.privateEndpoint"):
+    for key in (
+        "aws.vpcCidr",
+        "aws.natGateways",
+        "clusters.core-aws.privateEndpoint",
+        "clusters.core-aws.adminRoleArns",
+    ):
         unset_path(doc, key)
     subnets = {z: SUBNETS[z] for z in ("us-east-1a", "us-east-1b")}
     set_path(doc, "aws.existingVpc", {"vpcId": VPC, "privateSubnetIds": subnets})
@@ -335,6 +341,7 @@ def test_the_readme_example_is_a_valid_stack() -> None:
         "gcp.podsCidr",
         "gcp.servicesCidr",
         "clusters.core-aws.privateEndpoint",
+        "clusters.core-aws.adminRoleArns",
         "clusters.core-gcp.privateEndpoint",
         "clusters.core-gcp.releaseChannel",
     ):

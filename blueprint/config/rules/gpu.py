@@ -282,7 +282,7 @@ def _eks_settings(
     name: str, cluster: ClusterConfig, pools: list[GpuPoolConfig]
 ) -> Iterator[ConfigIssue]:
     base = ("clusters", name)
-    if not cluster.admin_role_arns:
+    if not cluster.admin_role_arns and cluster.existing is None:  # an adopted one keeps its own
         yield ConfigIssue(
             (*base, "adminRoleArns"),
             "required on EKS: list the IAM role Pulumi runs as (and your admins' roles). "
