@@ -13,7 +13,16 @@ import pytest
 from blueprint.catalog import load_catalog
 from blueprint.cost.tokens import cpu_price, gpu_price, price_throughput
 from tests.conftest import REPO
-from tools.demo import LlmRun, llm_concurrency, llm_price, mean_prompt_tokens
+from tools.demo import (
+    LLM_MAX_LEVELS,
+    LlmRun,
+    llm_concurrency,
+    llm_levels,
+    llm_price,
+    llm_report_lines,
+    mean_prompt_tokens,
+    take_level,
+)
 
 
 def test_cpu_price_is_the_cheapest_vcpu_hour_of_the_catalog() -> None:
@@ -81,6 +90,41 @@ def test_llm_concurrency_comes_from_the_bench_record_unless_asked() -> None:
     c, source = llm_concurrency(None)
     assert c >= 1
     assert "results.json" in source or source.startswith("default")
+
+
+def test_llm_levels_halve_from_the_record_but_keep_an_explicit_concurrency() -> None:
+    assert llm_levels(5, "--llm-concurrency") == [5]
+    assert llm_levels(16, "the best level within the SLO in results.json") == [16, 8, 4]
+    assert len(llm_levels(64, "default")) == LLM_MAX_LEVELS
+    assert llm_levels(2, "default") == [2, 1]
+    assert llm_levels(1, "default") == [1]
+
+
+def test_llm_report_lists_every_level_tried() -> None:
+    def tried(c: int, ok: bool, why: str) -> dict[str, object]:
+        figures = {"output_tok_s": 70.0 + c, "requests_per_s": 1.0, "ttft_p50_ms": 100.0}
+        figures |= {"ttft_p99_ms": 200.0, "itl_p50_ms": 50.0, "itl_p99_ms": 60.0}
+        return {
+            "concurrency": c,
+            "requests": 4 * c,
+            **figures,
+            "server_itl_p99_ms": 61.0,
+            "within_slo": ok,
+            "why": why,
+            "failed": 0,
+        }
+
+    run = LlmRun(model="chat_llm", variant="cpu", concurrency=8, budget_ttft_ms=5000)
+    run.tried = [tried(16, False, "TTFT p99 5544 > 5000 ms"), tried(8, True, "within SLO")]
+    lines = llm_report_lines(run)
+    rows = [line for line in lines if line.startswith("| 16 ") or line.startswith("| 8 ")]
+    assert len(rows) == 2
+    assert "TTFT p99 5544 > 5000 ms" in rows[0]
+    assert "within SLO" in rows[1]
+    assert "priced at 8 concurrent" in lines[0]
+    take_level(run, run.tried[1])
+    assert (run.concurrency, run.requests, run.within_slo) == (8, 32, True)
+    assert run.output_tok_s == 78.0
 
 
 def _processes_mentioning(text: str) -> list[int]:
