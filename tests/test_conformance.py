@@ -495,8 +495,10 @@ def test_a_chart_without_upstream_facts_stops_the_run(plans: dict[str, Plan], fa
 
 def test_a_root_image_with_run_as_non_root(plans: dict[str, Plan], facts: Path) -> None:
     def no_user(inputs: dict[str, Any]) -> None:
-        context = inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"]
-        del context["runAsUser"], context["runAsGroup"]
+        # Neither the container nor the pod names a user (the pod's would be inherited).
+        pod = inputs["spec"]["template"]["spec"]
+        for context in (pod["containers"][0]["securityContext"], pod["securityContext"]):
+            del context["runAsUser"], context["runAsGroup"]
 
     plan, res = plant(plans, "prod", "prod-routing-sigv4", no_user, ":Deployment")
     assert errors("image-user", plan, facts) == [

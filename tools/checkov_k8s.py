@@ -87,20 +87,6 @@ SKIPS: tuple[Skip, ...] = (
         "the better choice, but a UID without a passwd entry breaks getpass.getuser() (torch's "
         "compile cache) unless USER is set: change it with a run on a GPU node",
     ),
-    Skip(
-        "CKV_K8S_29",
-        "Deployment.llm-gateway.sagemaker-sigv4",
-        "pending",
-        "components/k8s/routing.py: the container's securityContext is complete "
-        "(non-root 65534, read-only root, no capabilities); add the pod-level one too",
-    ),
-    Skip(
-        "CKV_K8S_38",
-        "Deployment.llm-gateway.sagemaker-sigv4",
-        "pending",
-        "components/k8s/routing.py sets automountServiceAccountToken: true; IRSA and EKS Pod "
-        "Identity inject their own projected token, so the proxy needs no Kubernetes API token",
-    ),
 )
 
 

@@ -787,7 +787,15 @@ class TieredRouting(pulumi.ComponentResource):
                 "metadata": {"labels": labels},
                 "spec": {
                     "serviceAccountName": "sagemaker-sigv4",
-                    "automountServiceAccountToken": True,
+                    # No Kubernetes API token: IRSA and EKS Pod Identity inject their own
+                    # projected token for STS, which is all the proxy calls.
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": SIGV4_USER,
+                        "runAsGroup": SIGV4_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "sigv4",
