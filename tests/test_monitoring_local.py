@@ -46,6 +46,14 @@ def test_prometheus_loads_the_production_rules(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not prom.query('up{job="prometheus"} == 1'):
             time.sleep(0.5)
         assert prom.query('up{job="prometheus"} == 1')
+        up, total = prom.targets_up()
+        assert 1 <= up <= total == len(prom.query("up"))
+        # The always-firing Watchdog: what the demo's report counts as firing.
+        while time.monotonic() < deadline and "Watchdog" not in prom.firing():
+            time.sleep(0.5)
+        firing = prom.firing()
+        assert "Watchdog" in firing
+        assert firing == sorted(set(firing))
         # The facts of the local deployment are loaded.
         (fact,) = prom.query('llm_inference:model_latency_budget_seconds{model="text_embedding"}')
         assert fact["metric"]["deployment"] == "local"

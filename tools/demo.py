@@ -248,16 +248,8 @@ def llm_section(out: Path, concurrency: int | None, requests: int | None) -> Llm
                 f"halved to {run.concurrency}"
             )
         time.sleep(6)  # a scrape after the load
-        targets = observability.prometheus.query("up")
-        run.targets = len(targets)
-        run.targets_up = sum(1 for t in targets if t["value"][1] == "1")
-        run.firing = sorted(
-            {
-                a["labels"]["alertname"]
-                for a in observability.prometheus.alerts()
-                if a["state"] == "firing"
-            }
-        )
+        run.targets_up, run.targets = observability.prometheus.targets_up()
+        run.firing = observability.prometheus.firing()
     except (VllmError, llm_bench.BenchError, MissingVenv, LaunchError, OSError) as exc:
         run.error = str(exc)
         print(f"LLM tier: {exc}", file=sys.stderr)
@@ -442,16 +434,8 @@ def local_section(out: Path, duration_s: float) -> LocalRun:
                     flush=True,
                 )
         run.tokens_per_request = mean_prompt_tokens(triton)
-        targets = observability.prometheus.query("up")
-        run.targets = len(targets)
-        run.targets_up = sum(1 for t in targets if t["value"][1] == "1")
-        run.firing = sorted(
-            {
-                a["labels"]["alertname"]
-                for a in observability.prometheus.alerts()
-                if a["state"] == "firing"
-            }
-        )
+        run.targets_up, run.targets = observability.prometheus.targets_up()
+        run.firing = observability.prometheus.firing()
     except (TritonError, LaunchError, OSError) as exc:
         run.error = str(exc)
         print(f"local stack: {exc}", file=sys.stderr)

@@ -215,6 +215,15 @@ class LocalPrometheus:
         alerts: list[dict[str, Any]] = r.json()["data"]["alerts"]
         return alerts
 
+    def targets_up(self) -> tuple[int, int]:
+        """(targets up, targets) by the ``up`` series."""
+        targets = self.query("up")
+        return sum(1 for t in targets if t["value"][1] == "1"), len(targets)
+
+    def firing(self) -> list[str]:
+        """The names of the alerts firing now, sorted, each once."""
+        return sorted({a["labels"]["alertname"] for a in self.alerts() if a["state"] == "firing"})
+
     def rule_groups(self) -> list[dict[str, Any]]:
         r = requests.get(f"{self.url}/api/v1/rules", timeout=10)
         r.raise_for_status()
